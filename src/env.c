@@ -1,0 +1,406 @@
+/*
+ * env.c: the POSIX file-system layer (see env.h).  Each function reports its
+ * own failure with the path, the operation and the system's reason.
+ */
+#include "src/env.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/status.h"
+
+struct env {
+    atomic_uint_fast64_t ops;
+    /* The fault: fires when ops reaches fault_at on an operation whose kind
+     * is in fault_kinds.  fault_at 0 means none. */
+    atomic_uint_fast64_t fault_at;
+    atomic_uint fault_kinds;
+    atomic_int fault_errno;
+};
+
+struct env_file {
+    struct env *env;
+    int fd;
+    char path[];
+};
+
+struct env *env_new(void)
+{
+    struct env *env = calloc(1, sizeof *env);
+    if (!env)
+        status_set(STRATA_NO_MEMORY, "out of memory allocating the file-system layer");
+    return env;
+}
+
+void env_free(struct env *env)
+{
+    free(env);
+}
+
+uint64_t env_op_count(const struct env *env)
+{
+    return atomic_load((atomic_uint_fast64_t *)&env->ops);
+}
+
+void env_set_fault(struct env *env, uint64_t nth, unsigned kinds, int err)
+{
+    atomic_store(&env->fault_kinds, kinds);
+    atomic_store(&env->fault_errno, err);
+    atomic_store(&env->fault_at, nth ? env_op_count(env) + nth : 0);
+}
+
+void env_clear_fault(struct env *env)
+{
+    atomic_store(&env->fault_at, 0);
+}
+
+/* Count one operation of kind op; return the errno to fail it with, or 0.
+ * With kinds restricted, only operations of those kinds count toward nth. */
+static int env_tick(struct env *env, unsigned op)
+{
+    unsigned kinds = atomic_load(&env->fault_kinds);
+    uint64_t at = atomic_load(&env->fault_at);
+    if (at == 0 || !(kinds & op)) {
+        atomic_fetch_add(&env->ops, 1);
+        return 0;
+    }
+    uint64_t n = atomic_fetch_add(&env->ops, 1) + 1;
+    if (n < at)
+        return 0;
+    uint_fast64_t expected = at;
+    if (!atomic_compare_exchange_strong(&env->fault_at, &expected, 0))
+        return 0;
+    return atomic_load(&env->fault_errno);
+}
+
+static int fail_partial(struct env *env)
+{
+    return (atomic_load(&env->fault_kinds) & ENV_FAULT_PARTIAL) != 0;
+}
+
+int env_open(struct env *env, const char *path, enum env_open_mode mode, struct env_file **out)
+{
+    *out = NULL;
+    int err = env_tick(env, ENV_OP_OPEN);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "open %s (injected)", path);
+    int flags = O_CLOEXEC;
+    if (mode == ENV_OPEN_READ)
+        flags |= O_RDONLY;
+    else if (mode == ENV_OPEN_TRUNCATE)
+        flags |= O_WRONLY | O_CREAT | O_TRUNC;
+    else
+        flags |= O_WRONLY | O_CREAT | O_APPEND;
+    size_t plen = strlen(path);
+    struct env_file *f = malloc(sizeof *f + plen + 1);
+    if (!f)
+        return status_set(STRATA_NO_MEMORY, "out of memory opening %s", path);
+    int fd;
+    do {
+        fd = open(path, flags, 0644);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        int e = errno;
+        free(f);
+        return status_set_errno(status_from_errno(e), e, "open %s", path);
+    }
+    f->env = env;
+    f->fd = fd;
+    memcpy(f->path, path, plen + 1);
+    *out = f;
+    return STRATA_OK;
+}
+
+int env_close(struct env_file *f)
+{
+    if (!f)
+        return STRATA_OK;
+    int rc = STRATA_OK;
+    if (close(f->fd) != 0 && errno != EINTR)
+        rc = status_set_errno(STRATA_IO_ERROR, errno, "close %s", f->path);
+    free(f);
+    return rc;
+}
+
+const char *env_file_path(const struct env_file *f)
+{
+    return f->path;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int env_append(struct env_file *f, const void *data, size_t n)
+{
+    int err = env_tick(f->env, ENV_OP_WRITE);
+    if (err) {
+        if (fail_partial(f->env) && n > 1)
+            (void)write_all(f->fd, data, n / 2);
+        return status_set_errno(status_from_errno(err), err,
+                                "write of %zu bytes to %s (injected)", n, f->path);
+    }
+    err = write_all(f->fd, data, n);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "write of %zu bytes to %s", n, f->path);
+    return STRATA_OK;
+}
+
+int env_read_at(struct env_file *f, uint64_t offset, void *buf, size_t n, size_t *got)
+{
+    *got = 0;
+    int err = env_tick(f->env, ENV_OP_READ);
+    if (err)
+        return status_set_errno(status_from_errno(err), err,
+                                "read of %zu bytes at offset %llu of %s (injected)", n,
+                                (unsigned long long)offset, f->path);
+    char *p = buf;
+    while (*got < n) {
+        ssize_t r = pread(f->fd, p + *got, n - *got, (off_t)(offset + *got));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return status_set_errno(STRATA_IO_ERROR, errno, "read of %zu bytes at offset %llu of %s",
+                                    n, (unsigned long long)offset, f->path);
+        }
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return STRATA_OK;
+}
+
+int env_sync(struct env_file *f)
+{
+    int err = env_tick(f->env, ENV_OP_SYNC);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "fdatasync %s (injected)", f->path);
+    if (fdatasync(f->fd) != 0)
+        return status_set_errno(STRATA_IO_ERROR, errno, "fdatasync %s", f->path);
+    return STRATA_OK;
+}
+
+int env_file_size(struct env_file *f, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return status_set_errno(STRATA_IO_ERROR, errno, "stat %s", f->path);
+    *size = (uint64_t)st.st_size;
+    return STRATA_OK;
+}
+
+int env_path_kind(struct env *env, const char *path, enum env_path_kind *kind)
+{
+    (void)env; /* stat is not a fault point: it changes nothing */
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            *kind = ENV_PATH_MISSING;
+            return STRATA_OK;
+        }
+        return status_set_errno(STRATA_IO_ERROR, errno, "stat %s", path);
+    }
+    *kind = S_ISDIR(st.st_mode) ? ENV_PATH_DIR : S_ISREG(st.st_mode) ? ENV_PATH_FILE : ENV_PATH_OTHER;
+    return STRATA_OK;
+}
+
+int env_mkdir(struct env *env, const char *path)
+{
+    int err = env_tick(env, ENV_OP_DIR);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "mkdir %s (injected)", path);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return status_set_errno(STRATA_IO_ERROR, errno, "mkdir %s", path);
+    return STRATA_OK;
+}
+
+int env_rmdir(struct env *env, const char *path)
+{
+    int err = env_tick(env, ENV_OP_DIR);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "rmdir %s (injected)", path);
+    if (rmdir(path) != 0)
+        return status_set_errno(STRATA_IO_ERROR, errno, "rmdir %s", path);
+    return STRATA_OK;
+}
+
+int env_rename(struct env *env, const char *from, const char *to)
+{
+    int err = env_tick(env, ENV_OP_RENAME);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "rename %s to %s (injected)", from, to);
+    if (rename(from, to) != 0)
+        return status_set_errno(STRATA_IO_ERROR, errno, "rename %s to %s", from, to);
+    return STRATA_OK;
+}
+
+int env_unlink(struct env *env, const char *path)
+{
+    int err = env_tick(env, ENV_OP_UNLINK);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "unlink %s (injected)", path);
+    if (unlink(path) != 0)
+        return status_set_errno(STRATA_IO_ERROR, errno, "unlink %s", path);
+    return STRATA_OK;
+}
+
+int env_sync_dir(struct env *env, const char *dir)
+{
+    int err = env_tick(env, ENV_OP_DIR);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "fsync directory %s (injected)", dir);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return status_set_errno(STRATA_IO_ERROR, errno, "open directory %s", dir);
+    int rc = STRATA_OK;
+    if (fsync(fd) != 0)
+        rc = status_set_errno(STRATA_IO_ERROR, errno, "fsync directory %s", dir);
+    close(fd);
+    return rc;
+}
+
+void env_free_names(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+int env_list_dir(struct env *env, const char *dir, char ***names, size_t *count)
+{
+    *names = NULL;
+    *count = 0;
+    int err = env_tick(env, ENV_OP_DIR);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "list directory %s (injected)", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return status_set_errno(STRATA_IO_ERROR, errno, "list directory %s", dir);
+    char **list = NULL;
+    size_t n = 0, cap = 0;
+    int rc = STRATA_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **bigger = realloc(list, ncap * sizeof *list);
+            if (!bigger) {
+                rc = status_set(STRATA_NO_MEMORY, "out of memory listing %s", dir);
+                break;
+            }
+            list = bigger;
+            cap = ncap;
+        }
+        if (!(list[n] = strdup(e->d_name))) {
+            rc = status_set(STRATA_NO_MEMORY, "out of memory listing %s", dir);
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc != STRATA_OK) {
+        env_free_names(list, n);
+        return rc;
+    }
+    *names = list;
+    *count = n;
+    return STRATA_OK;
+}
+
+int env_lock_file(struct env *env, const char *path, struct env_file **lock)
+{
+    int rc = env_open(env, path, ENV_OPEN_APPEND, lock);
+    if (rc != STRATA_OK)
+        return rc;
+    int err = env_tick(env, ENV_OP_DIR);
+    if (err) {
+        env_close(*lock);
+        *lock = NULL;
+        return status_set_errno(status_from_errno(err), err, "lock %s (injected)", path);
+    }
+    if (flock((*lock)->fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        env_close(*lock);
+        *lock = NULL;
+        if (e == EWOULDBLOCK)
+            return status_set(STRATA_BUSY, "lock %s: the database is open in this or another process",
+                              path);
+        return status_set_errno(STRATA_IO_ERROR, e, "lock %s", path);
+    }
+    return STRATA_OK;
+}
+
+int env_write_file_atomic(struct env *env, const char *dir, const char *name,
+                          const void *data, size_t n)
+{
+    char tmp[PATH_MAX], final[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp ||
+        snprintf(final, sizeof final, "%s/%s", dir, name) >= (int)sizeof final)
+        return status_set(STRATA_INVALID_ARGUMENT, "path %s/%s is too long", dir, name);
+    struct env_file *f;
+    int rc = env_open(env, tmp, ENV_OPEN_TRUNCATE, &f);
+    if (rc != STRATA_OK)
+        return rc;
+    rc = env_append(f, data, n);
+    if (rc == STRATA_OK)
+        rc = env_sync(f);
+    int crc = env_close(f);
+    if (rc == STRATA_OK)
+        rc = crc;
+    if (rc == STRATA_OK)
+        rc = env_rename(env, tmp, final);
+    if (rc != STRATA_OK) {
+        unlink(tmp); /* best effort: a stray .tmp is removed at the next open */
+        return rc;
+    }
+    return env_sync_dir(env, dir);
+}
+
+int env_read_file(struct env *env, const char *path, char **data, size_t *n)
+{
+    *data = NULL;
+    *n = 0;
+    struct env_file *f;
+    int rc = env_open(env, path, ENV_OPEN_READ, &f);
+    if (rc != STRATA_OK)
+        return rc;
+    uint64_t size;
+    rc = env_file_size(f, &size);
+    char *p = NULL;
+    if (rc == STRATA_OK && !(p = malloc(size + 1)))
+        rc = status_set(STRATA_NO_MEMORY, "out of memory reading %s", path);
+    size_t got = 0;
+    if (rc == STRATA_OK)
+        rc = env_read_at(f, 0, p, size, &got);
+    env_close(f);
+    if (rc != STRATA_OK) {
+        free(p);
+        return rc;
+    }
+    p[got] = '\0';
+    *data = p;
+    *n = got;
+    return STRATA_OK;
+}

@@ -1,0 +1,93 @@
+/*
+ * env.h: the file-system layer.  Every open, read, write, sync, rename,
+ * unlink and directory operation of the engine goes through it, so that
+ * errors are reported the same way everywhere (a status code and a message
+ * naming the operation, the path and the offset) and so that tests can make
+ * any operation fail.
+ *
+ * One struct env belongs to each open database (no global state); the
+ * functions that take an env_file use the env it was opened with.
+ *
+ * Fault injection: env_set_fault(env, n, kinds, err) makes the n-th
+ * operation from now whose kind is in kinds fail with errno err (EIO,
+ * ENOSPC, ...).  A failing write may first write part of its data when
+ * ENV_FAULT_PARTIAL is set, as a full disk does.  Each operation counts once
+ * whether or not it fails.  The fault fires once.
+ */
+#ifndef STRATA_ENV_H
+#define STRATA_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct env;
+struct env_file;
+
+enum env_op {
+    ENV_OP_OPEN = 1 << 0,
+    ENV_OP_READ = 1 << 1,
+    ENV_OP_WRITE = 1 << 2,
+    ENV_OP_SYNC = 1 << 3,
+    ENV_OP_RENAME = 1 << 4,
+    ENV_OP_UNLINK = 1 << 5,
+    ENV_OP_DIR = 1 << 6, /* mkdir, rmdir, listing, directory sync, lock */
+    ENV_OP_ALL = 0x7f,
+    ENV_FAULT_PARTIAL = 1 << 8,
+};
+
+enum env_open_mode {
+    ENV_OPEN_READ,      /* existing file, read only */
+    ENV_OPEN_TRUNCATE,  /* create or truncate, write only */
+    ENV_OPEN_APPEND,    /* create or keep, writes go to the end */
+};
+
+enum env_path_kind { ENV_PATH_MISSING, ENV_PATH_FILE, ENV_PATH_DIR, ENV_PATH_OTHER };
+
+/* NULL when out of memory. */
+struct env *env_new(void);
+void env_free(struct env *env);
+
+/* Operations attempted through env so far (all kinds). */
+uint64_t env_op_count(const struct env *env);
+void env_set_fault(struct env *env, uint64_t nth, unsigned kinds, int err);
+void env_clear_fault(struct env *env);
+
+int env_open(struct env *env, const char *path, enum env_open_mode mode, struct env_file **out);
+/* Closes and frees f (NULL allowed); reports a failed close(2). */
+int env_close(struct env_file *f);
+const char *env_file_path(const struct env_file *f);
+
+/* Write all n bytes at the end of f. */
+int env_append(struct env_file *f, const void *data, size_t n);
+/* Read up to n bytes at offset; *got < n only at the end of the file. */
+int env_read_at(struct env_file *f, uint64_t offset, void *buf, size_t n, size_t *got);
+/* fdatasync. */
+int env_sync(struct env_file *f);
+int env_file_size(struct env_file *f, uint64_t *size);
+
+int env_path_kind(struct env *env, const char *path, enum env_path_kind *kind);
+int env_mkdir(struct env *env, const char *path);
+int env_rmdir(struct env *env, const char *path);
+int env_rename(struct env *env, const char *from, const char *to);
+int env_unlink(struct env *env, const char *path);
+/* fsync the directory, so that the names created, renamed and removed in it
+ * survive a machine crash. */
+int env_sync_dir(struct env *env, const char *dir);
+/* The names in dir except "." and ".." in *names (an array of *count
+ * strings, freed with env_free_names). */
+int env_list_dir(struct env *env, const char *dir, char ***names, size_t *count);
+void env_free_names(char **names, size_t count);
+
+/* Create path if needed and take an exclusive lock on it (flock, so that a
+ * second open of the same file fails even inside one process).
+ * STRATA_BUSY when another holder has it.  Release with env_close. */
+int env_lock_file(struct env *env, const char *path, struct env_file **lock);
+
+/* Replace dir/name with data atomically: write dir/name.tmp, sync it,
+ * rename it over dir/name, sync dir. */
+int env_write_file_atomic(struct env *env, const char *dir, const char *name,
+                          const void *data, size_t n);
+/* Read a whole (small) file into a new malloc'ed buffer. */
+int env_read_file(struct env *env, const char *path, char **data, size_t *n);
+
+#endif
