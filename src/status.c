@@ -12,6 +12,9 @@
 /* 1 KiB holds two paths and a reason; longer messages are cut, never
  * overflowed. */
 static _Thread_local char last_error[1024];
+/* The message strata_last_error() returns: last_error, or a constant string
+ * set by status_set_const() on hot paths. */
+static _Thread_local const char *last_error_ptr;
 
 const char *strata_strerror(int status)
 {
@@ -30,14 +33,32 @@ const char *strata_strerror(int status)
 
 const char *strata_last_error(void)
 {
-    return last_error;
+    return last_error_ptr ? last_error_ptr : "";
+}
+
+int status_set_const(int code, const char *msg)
+{
+    last_error_ptr = msg;
+    return code;
+}
+
+/* Messages are formatted into a temporary and then copied, so that a caller
+ * may wrap the previous message: status_set(rc, "...: %s", strata_last_error()). */
+static void set_message(const char *fmt, va_list ap, int err)
+{
+    char tmp[sizeof last_error];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    if (err && n >= 0 && (size_t)n < sizeof tmp)
+        snprintf(tmp + n, sizeof tmp - (size_t)n, ": %s", strerror(err));
+    memcpy(last_error, tmp, sizeof tmp);
+    last_error_ptr = last_error;
 }
 
 int status_set(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    set_message(fmt, ap, 0);
     va_end(ap);
     return code;
 }
@@ -46,10 +67,8 @@ int status_set_errno(int code, int err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
+    set_message(fmt, ap, err);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof last_error)
-        snprintf(last_error + n, sizeof last_error - (size_t)n, ": %s", strerror(err));
     return code;
 }
 

@@ -17,6 +17,10 @@
  * function can write: return status_set(STRATA_IO_ERROR, "...", ...); */
 int status_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Like status_set() with a constant message, for hot paths such as a get
+ * that finds nothing: no formatting, one pointer store. */
+int status_set_const(int code, const char *msg);
+
 /* Like status_set(), with ": strerror(err)" appended to the message. */
 int status_set_errno(int code, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,95 @@
+/*
+ * db_impl.h: the database handle behind strata_db, shared by the files that
+ * implement it: db_open.c (open, recovery, close, destroy), db_write.c (the
+ * write path and group commit), db_read.c (gets and snapshots), db_iter.c
+ * (the user-facing iterator) and db_property.c (properties).
+ *
+ * Locking: mu protects every field marked (mu).  The current memtable is
+ * written only by the group-commit leader, outside mu, while readers read it
+ * without a lock (the skiplist allows one writer and many readers).
+ * last_sequence is published with a release store after the memtable holds
+ * every update up to it, so a reader that loads it (acquire) finds all those
+ * updates in the memtable.
+ */
+#ifndef STRATA_DB_IMPL_H
+#define STRATA_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "memtable/memtable.h"
+#include "src/env.h"
+#include "src/info_log.h"
+#include "src/options.h"
+#include "src/write_batch.h"
+#include "wal/log_writer.h"
+
+struct strata_snapshot {
+    uint64_t sequence;
+    struct strata_snapshot *prev, *next; /* in db->snapshots, oldest first (mu) */
+};
+
+/* One caller of strata_write waiting in the queue (on its own stack). */
+struct writer {
+    strata_batch *batch;
+    int sync;
+    int done;          /* (mu) set by the leader that wrote it */
+    int status;        /* (mu) the result, when done */
+    pthread_cond_t cv;
+    struct writer *next; /* (mu) */
+};
+
+struct db_stats {             /* (mu) */
+    uint64_t batches;         /* strata_write calls that succeeded */
+    uint64_t updates;         /* puts and deletes in them */
+    uint64_t user_bytes;      /* key and value bytes in them */
+    uint64_t wal_bytes;       /* bytes appended to the WAL */
+    uint64_t wal_records;     /* WAL records, one per group commit */
+    uint64_t wal_syncs;
+    uint64_t group_max;       /* most batches in one group commit */
+};
+
+struct strata_db {
+    char *path;
+    struct strata_options options;
+    struct env *env;
+    struct env_file *lock;
+    struct info_log *info_log;
+
+    pthread_mutex_t mu;
+    struct memtable *mem;           /* (mu) takes the writes */
+    struct memtable *imm;           /* (mu) being flushed, or NULL */
+    struct writer *writers_head;    /* (mu) the queue; the head is the leader */
+    struct writer *writers_tail;    /* (mu) */
+    strata_batch *group_batch;      /* the leader's scratch for merging a group */
+    struct wal_writer *wal;         /* written by the leader only */
+    uint64_t wal_number;            /* (mu) */
+    uint64_t log_number;            /* (mu) logs below it are obsolete */
+    uint64_t next_file_number;      /* (mu) */
+    uint64_t manifest_number;       /* (mu) */
+    struct strata_snapshot snapshots; /* (mu) sentinel of the snapshot list */
+    int bg_error;                   /* (mu) a sticky write error, or STRATA_OK */
+    char bg_error_msg[512];         /* (mu) its message */
+    char group_error_msg[512];      /* (mu) why the last failed group commit failed */
+    struct db_stats stats;          /* (mu) */
+    atomic_uint_fast64_t last_sequence;
+};
+
+/* Take references on the memtables and the sequence number a read at
+ * snapshot s (NULL: the latest) sees.  Release with db_unref_memtables. */
+struct db_read_view {
+    struct memtable *mem, *imm;
+    uint64_t sequence;
+};
+void db_get_read_view(strata_db *db, const strata_snapshot *s, struct db_read_view *v);
+void db_release_read_view(struct db_read_view *v);
+
+/* Check a (pointer, length) argument pair: STRATA_OK, or
+ * STRATA_INVALID_ARGUMENT naming fn and what. */
+int db_check_bytes(const char *fn, const char *what, const void *p, size_t len);
+
+/* The database's file-system layer (for tests that inject faults). */
+struct env *db_env(strata_db *db);
+
+#endif

@@ -1,0 +1,140 @@
+/* options.c: option objects and their setters (see strata.h for meanings). */
+#include "src/options.h"
+
+#include <stdlib.h>
+
+#include "src/status.h"
+
+const struct strata_write_options default_write_options = { 0 };
+
+void options_init_defaults(struct strata_options *o)
+{
+    o->create_if_missing = 1;
+    o->error_if_exists = 0;
+    o->paranoid_checks = 1;
+    o->write_buffer_size = DEFAULT_WRITE_BUFFER_SIZE;
+}
+
+strata_options *strata_options_new(void)
+{
+    strata_options *o = malloc(sizeof *o);
+    if (!o) {
+        status_set(STRATA_NO_MEMORY, "strata_options_new: out of memory");
+        return NULL;
+    }
+    options_init_defaults(o);
+    return o;
+}
+
+void strata_options_free(strata_options *o)
+{
+    free(o);
+}
+
+void strata_options_set_create_if_missing(strata_options *o, int on)
+{
+    if (o)
+        o->create_if_missing = on != 0;
+}
+
+void strata_options_set_error_if_exists(strata_options *o, int on)
+{
+    if (o)
+        o->error_if_exists = on != 0;
+}
+
+void strata_options_set_paranoid_checks(strata_options *o, int on)
+{
+    if (o)
+        o->paranoid_checks = on != 0;
+}
+
+void strata_options_set_write_buffer_size(strata_options *o, size_t bytes)
+{
+    if (o)
+        o->write_buffer_size = bytes < MIN_WRITE_BUFFER_SIZE ? MIN_WRITE_BUFFER_SIZE : bytes;
+}
+
+strata_write_options *strata_write_options_new(void)
+{
+    strata_write_options *wo = calloc(1, sizeof *wo);
+    if (!wo)
+        status_set(STRATA_NO_MEMORY, "strata_write_options_new: out of memory");
+    return wo;
+}
+
+void strata_write_options_free(strata_write_options *wo)
+{
+    free(wo);
+}
+
+void strata_write_options_set_sync(strata_write_options *wo, int on)
+{
+    if (wo)
+        wo->sync = on != 0;
+}
+
+strata_read_options *strata_read_options_new(void)
+{
+    strata_read_options *ro = calloc(1, sizeof *ro);
+    if (!ro) {
+        status_set(STRATA_NO_MEMORY, "strata_read_options_new: out of memory");
+        return NULL;
+    }
+    ro->fill_cache = 1;
+    return ro;
+}
+
+void strata_read_options_free(strata_read_options *ro)
+{
+    if (!ro)
+        return;
+    buf_free(&ro->lower);
+    buf_free(&ro->upper);
+    free(ro);
+}
+
+void strata_read_options_set_snapshot(strata_read_options *ro, const strata_snapshot *s)
+{
+    if (ro)
+        ro->snapshot = s;
+}
+
+void strata_read_options_set_verify_checksums(strata_read_options *ro, int on)
+{
+    if (ro)
+        ro->verify_checksums = on != 0;
+}
+
+void strata_read_options_set_fill_cache(strata_read_options *ro, int on)
+{
+    if (ro)
+        ro->fill_cache = on != 0;
+}
+
+/* Copy a bound.  The setters return void, so a failed copy is remembered in
+ * bound_error: strata_iter_new refuses such options rather than iterate
+ * without the bound the caller asked for. */
+static void set_bound(strata_read_options *ro, struct buf *b, int *has, const void *key, size_t klen)
+{
+    buf_clear(b);
+    *has = 0;
+    if (!key)
+        return;
+    if (buf_append(b, key, klen) == STRATA_OK)
+        *has = 1;
+    else
+        ro->bound_error = STRATA_NO_MEMORY;
+}
+
+void strata_read_options_set_lower_bound(strata_read_options *ro, const void *key, size_t klen)
+{
+    if (ro)
+        set_bound(ro, &ro->lower, &ro->has_lower, key, klen);
+}
+
+void strata_read_options_set_upper_bound(strata_read_options *ro, const void *key, size_t klen)
+{
+    if (ro)
+        set_bound(ro, &ro->upper, &ro->has_upper, key, klen);
+}

@@ -1,0 +1,43 @@
+/*
+ * options.h: the option structs behind strata.h's opaque handles, and their
+ * defaults.  The database copies the options at open, so the caller may free
+ * or change its strata_options afterwards.
+ */
+#ifndef STRATA_OPTIONS_H
+#define STRATA_OPTIONS_H
+
+#include <stddef.h>
+
+#include "src/buf.h"
+#include "strata.h"
+
+enum {
+    DEFAULT_WRITE_BUFFER_SIZE = 4 << 20,
+    MIN_WRITE_BUFFER_SIZE = 64 << 10,
+};
+
+struct strata_options {
+    int create_if_missing;
+    int error_if_exists;
+    int paranoid_checks;
+    size_t write_buffer_size;
+};
+
+struct strata_write_options {
+    int sync;
+};
+
+struct strata_read_options {
+    const strata_snapshot *snapshot;
+    int verify_checksums;
+    int fill_cache;
+    int has_lower, has_upper;
+    int bound_error; /* STRATA_NO_MEMORY when copying a bound failed */
+    struct buf lower, upper;
+};
+
+/* The defaults, for a NULL options argument. */
+void options_init_defaults(struct strata_options *o);
+extern const struct strata_write_options default_write_options;
+
+#endif
