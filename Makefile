@@ -40,7 +40,7 @@ EXAMPLE_BIN := $(BUILD)/hello
 
 DEPS_PKGS := libzstd-dev libxxhash-dev libcriterion-dev libjemalloc-dev pkg-config
 
-.PHONY: all lib test asan tsan example install uninstall clean deps
+.PHONY: all lib test asan tsan example install uninstall clean deps FORCE
 all: lib
 
 lib: $(BUILD)/libstrata.a $(BUILD)/libstrata.so $(BUILD)/strata.pc
@@ -74,7 +74,8 @@ $(BUILD)/libstrata.a: $(LIB_OBJS)
 $(BUILD)/libstrata.so: $(LIB_OBJS)
 	$(CC) -shared -Wl,-soname,libstrata.so.$(SOVERSION) $(SAN) -o $@ $^ $(LIBS)
 
-$(BUILD)/strata.pc: Makefile | deps
+# Written on every run, so that `make install PREFIX=...` records that prefix.
+$(BUILD)/strata.pc: FORCE
 	@mkdir -p $(BUILD)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: strata' 'Description: embeddable LSM-tree key-value store' 'Version: $(VERSION)' \
@@ -121,5 +122,7 @@ uninstall:
 
 clean:
 	rm -rf build
+
+FORCE:
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
