@@ -45,13 +45,8 @@ const char *decode_varint64(const char *p, const char *limit, uint64_t *v)
     return NULL;
 }
 
-const char *decode_varint32(const char *p, const char *limit, uint32_t *v)
+const char *decode_varint32_slow(const char *p, const char *limit, uint32_t *v)
 {
-    /* Fast path: one byte, the common case for lengths. */
-    if (p < limit && !((unsigned char)*p & 0x80)) {
-        *v = (unsigned char)*p;
-        return p + 1;
-    }
     uint64_t wide;
     const char *q = decode_varint64(p, limit, &wide);
     if (!q || wide > UINT32_MAX || q - p > VARINT32_MAX_LEN)
