@@ -20,9 +20,9 @@
 
 struct env {
     atomic_uint_fast64_t ops;
-    /* The fault: fires when ops reaches fault_at on an operation whose kind
-     * is in fault_kinds.  fault_at 0 means none. */
-    atomic_uint_fast64_t fault_at;
+    /* The fault: fault_countdown operations of a kind in fault_kinds remain
+     * until the one that fails; 0 means none is armed. */
+    atomic_uint_fast64_t fault_countdown;
     atomic_uint fault_kinds;
     atomic_int fault_errno;
 };
@@ -55,31 +55,27 @@ void env_set_fault(struct env *env, uint64_t nth, unsigned kinds, int err)
 {
     atomic_store(&env->fault_kinds, kinds);
     atomic_store(&env->fault_errno, err);
-    atomic_store(&env->fault_at, nth ? env_op_count(env) + nth : 0);
+    atomic_store(&env->fault_countdown, nth);
 }
 
 void env_clear_fault(struct env *env)
 {
-    atomic_store(&env->fault_at, 0);
+    atomic_store(&env->fault_countdown, 0);
 }
 
 /* Count one operation of kind op; return the errno to fail it with, or 0.
- * With kinds restricted, only operations of those kinds count toward nth. */
+ * Only operations of the armed kinds count down toward the fault. */
 static int env_tick(struct env *env, unsigned op)
 {
-    unsigned kinds = atomic_load(&env->fault_kinds);
-    uint64_t at = atomic_load(&env->fault_at);
-    if (at == 0 || !(kinds & op)) {
-        atomic_fetch_add(&env->ops, 1);
+    atomic_fetch_add_explicit(&env->ops, 1, memory_order_relaxed);
+    if (!(atomic_load(&env->fault_kinds) & op))
         return 0;
+    uint_fast64_t left = atomic_load(&env->fault_countdown);
+    while (left > 0) {
+        if (atomic_compare_exchange_weak(&env->fault_countdown, &left, left - 1))
+            return left == 1 ? atomic_load(&env->fault_errno) : 0;
     }
-    uint64_t n = atomic_fetch_add(&env->ops, 1) + 1;
-    if (n < at)
-        return 0;
-    uint_fast64_t expected = at;
-    if (!atomic_compare_exchange_strong(&env->fault_at, &expected, 0))
-        return 0;
-    return atomic_load(&env->fault_errno);
+    return 0;
 }
 
 static int fail_partial(struct env *env)

@@ -10,9 +10,10 @@
  *
  * Fault injection: env_set_fault(env, n, kinds, err) makes the n-th
  * operation from now whose kind is in kinds fail with errno err (EIO,
- * ENOSPC, ...).  A failing write may first write part of its data when
- * ENV_FAULT_PARTIAL is set, as a full disk does.  Each operation counts once
- * whether or not it fails.  The fault fires once.
+ * ENOSPC, ...); operations of other kinds do not count.  A failing write
+ * first writes half of its data when ENV_FAULT_PARTIAL is in kinds, as a
+ * full disk may.  The fault fires once.  env_op_count() counts every
+ * operation of every kind, so a test can enumerate a workload's I/O points.
  */
 #ifndef STRATA_ENV_H
 #define STRATA_ENV_H
