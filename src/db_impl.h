@@ -36,6 +36,7 @@ struct writer {
     int sync;
     int done;          /* (mu) set by the leader that wrote it */
     int status;        /* (mu) the result, when done */
+    char error[256];   /* (mu) the leader's message when status is an error */
     pthread_cond_t cv;
     struct writer *next; /* (mu) */
 };
@@ -71,7 +72,6 @@ struct strata_db {
     struct strata_snapshot snapshots; /* (mu) sentinel of the snapshot list */
     int bg_error;                   /* (mu) a sticky write error, or STRATA_OK */
     char bg_error_msg[512];         /* (mu) its message */
-    char group_error_msg[512];      /* (mu) why the last failed group commit failed */
     struct db_stats stats;          /* (mu) */
     atomic_uint_fast64_t last_sequence;
 };

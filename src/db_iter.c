@@ -267,7 +267,9 @@ const void *strata_iter_key(const strata_iter *it, size_t *klen)
                                      : buf_slice(&it->saved_key);
     if (klen)
         *klen = k.len;
-    return k.data;
+    /* A valid empty key still gets a non-NULL pointer (saved_key may never
+     * have been allocated for it): NULL means not valid. */
+    return k.data ? k.data : (it && it->valid ? "" : NULL);
 }
 
 const void *strata_iter_value(const strata_iter *it, size_t *vlen)
@@ -317,8 +319,10 @@ static struct iter *build_internal(const struct db_read_view *v)
 
 static int copy_bounds(strata_iter *it, const strata_read_options *ro)
 {
+    if (ro->bound_error == STRATA_INVALID_ARGUMENT)
+        return status_set(ro->bound_error, "strata_iter_new: an iterator bound is over 2^32-1 bytes");
     if (ro->bound_error != STRATA_OK)
-        return status_set(ro->bound_error, "strata_iter_new: a bound of the read options could not be copied");
+        return status_set(ro->bound_error, "strata_iter_new: out of memory copying an iterator bound");
     it->has_lower = ro->has_lower;
     it->has_upper = ro->has_upper;
     int rc = STRATA_OK;

@@ -136,6 +136,8 @@ static void finish_group(strata_db *db, struct writer *self, struct writer *last
         db->writers_head = w->next;
         if (w != self) {
             w->status = rc;
+            if (rc != STRATA_OK) /* each keeps its own copy: a later group may fail too */
+                snprintf(w->error, sizeof w->error, "%s", strata_last_error());
             w->done = 1;
             pthread_cond_signal(&w->cv);
         }
@@ -174,8 +176,6 @@ static int lead_group(strata_db *db, struct writer *self)
             keep_bg_error(db, rc, failed);
         }
     }
-    if (rc != STRATA_OK) /* the writers served by this group report the same */
-        snprintf(db->group_error_msg, sizeof db->group_error_msg, "%s", strata_last_error());
     finish_group(db, self, last, rc);
     return rc;
 }
@@ -198,7 +198,7 @@ static int db_write(strata_db *db, const strata_write_options *wo, strata_batch 
     if (w.done) {
         rc = w.status;
         if (rc != STRATA_OK)
-            status_set(rc, "%s", db->group_error_msg);
+            status_set(rc, "%s", w.error);
     } else {
         rc = lead_group(db, &w);
     }

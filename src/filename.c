@@ -65,10 +65,17 @@ int parse_file_name(const char *name, enum file_type *type, uint64_t *number)
             return 1;
         }
     }
+    /* A temporary file is one of strata's names plus ".tmp"; a user's own
+     * "backup.tmp" in the directory is not strata's to delete. */
     size_t len = strlen(name);
-    if (len > 4 && !strcmp(name + len - 4, ".tmp")) {
+    if (len > 4 && len < 64 && !strcmp(name + len - 4, ".tmp")) {
+        char base[64];
+        enum file_type base_type;
+        memcpy(base, name, len - 4);
+        base[len - 4] = '\0';
+        if (!parse_file_name(base, &base_type, number) || base_type == FILE_TEMP)
+            return 0;
         *type = FILE_TEMP;
-        *number = 0;
         return 1;
     }
     const char *end;

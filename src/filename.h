@@ -7,7 +7,8 @@
  *   CURRENT           the name of the live MANIFEST, one line
  *   LOCK              held with flock while the database is open
  *   LOG, LOG.old      the info log of this and the previous open
- *   *.tmp             a file being replaced atomically; leftover after a crash
+ *   <name>.tmp        one of the names above being written before a rename
+ *                     (CURRENT.tmp, ...); a leftover after a crash
  *
  * Every numbered file takes its number from one counter (the MANIFEST's next
  * file number), so numbers never repeat within a database.

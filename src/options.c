@@ -112,16 +112,19 @@ void strata_read_options_set_fill_cache(strata_read_options *ro, int on)
         ro->fill_cache = on != 0;
 }
 
-/* Copy a bound.  The setters return void, so a failed copy is remembered in
- * bound_error: strata_iter_new refuses such options rather than iterate
- * without the bound the caller asked for. */
+/* Copy a bound.  The setters return void, so a bound that is too long or
+ * could not be copied is remembered in bound_error: strata_iter_new refuses
+ * such options rather than iterate without the bound the caller asked for. */
 static void set_bound(strata_read_options *ro, struct buf *b, int *has, const void *key, size_t klen)
 {
     buf_clear(b);
     *has = 0;
+    ro->bound_error = STRATA_OK;
     if (!key)
         return;
-    if (buf_append(b, key, klen) == STRATA_OK)
+    if (klen > UINT32_MAX)
+        ro->bound_error = STRATA_INVALID_ARGUMENT;
+    else if (buf_append(b, key, klen) == STRATA_OK)
         *has = 1;
     else
         ro->bound_error = STRATA_NO_MEMORY;

@@ -32,7 +32,7 @@ struct strata_read_options {
     int verify_checksums;
     int fill_cache;
     int has_lower, has_upper;
-    int bound_error; /* STRATA_NO_MEMORY when copying a bound failed */
+    int bound_error; /* a bound over 2^32-1 bytes, or a failed copy of one */
     struct buf lower, upper;
 };
 

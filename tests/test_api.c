@@ -378,7 +378,7 @@ static int over_long_bound_child(strata_db *db, int stage_fd)
     return rc;
 }
 
-Test(api, BUG_iter_bound_over_4gib_read_before_check)
+Test(api, iter_bound_over_4gib_rejected_before_reading)
 {
     strata_db *db = open_db(dbpath);
     put_str(db, "a", "1");
@@ -1046,11 +1046,11 @@ Test(api, destroy_keeps_foreign_files)
     free(sub);
 }
 
-/* strata.h: "Files in the directory that are not strata's are kept".  strata
- * writes only CURRENT.tmp, but parse_file_name() classifies every name ending
- * in ".tmp" as FILE_TEMP, so destroy (and every open, which removes leftover
- * temporary files) deletes a user's own "*.tmp" file. */
-Test(api, BUG_destroy_deletes_foreign_tmp_file)
+/* strata.h: "Files in the directory that are not strata's are kept".  A
+ * temporary file is strata's only when its base name is (CURRENT.tmp); this
+ * once matched every "*.tmp", so destroy and every open deleted a user's own
+ * "*.tmp" file. */
+Test(api, destroy_keeps_foreign_tmp_file)
 {
     strata_db *db = open_db(dbpath);
     cr_assert_eq(strata_close(db), STRATA_OK);

@@ -15,10 +15,11 @@
  *   LOG_BLOCK_SIZE; next_block is the offset of the block to load next.
  * - in_record is set between a FIRST fragment and its LAST; record_start is
  *   then the file offset of that FIRST.
- * - Damage is classified by scanning forward from it (wal_reader_scan):
- *   finding any valid fragment makes it corruption, reaching the end of the
- *   file makes it a torn tail.  Every scan starts strictly after the start
- *   of the damage, so a damaged file cannot make the reader loop.
+ * - Damage is classified by scanning forward from it (wal_reader_scan),
+ *   trying every byte position: finding any valid fragment makes it
+ *   corruption, reaching the end of the file makes it a torn tail.  Every
+ *   scan starts strictly after the start of the damage, so a damaged file
+ *   cannot make the reader loop.
  * - resync is set after reporting corruption: valid MIDDLE and LAST
  *   fragments are skipped silently until a record starts, since they belong
  *   to the record the damage already cost.
@@ -232,7 +233,7 @@ static int wal_reader_next(struct wal_reader *r, struct wal_frag *f, struct wal_
     long next;
     if (!wal_reader_check(r, r->pos, f, &next, d->why, sizeof d->why)) {
         d->offset = r->block_start + r->pos;
-        d->resume = next;
+        d->resume = (long)r->pos + 1; /* the scan tries every later byte */
         return WAL_DAMAGED;
     }
     r->pos = f->pos + LOG_HEADER_SIZE + f->len;
@@ -240,23 +241,28 @@ static int wal_reader_next(struct wal_reader *r, struct wal_frag *f, struct wal_
     return WAL_GOT;
 }
 
-/* Look for a valid fragment from position pos of the current block on:
- * follow the chain of fragment lengths while they fit in the block, and
- * try the start of every later block, where a fragment always begins.
+/* Look for a valid fragment from position pos of the current block on,
+ * trying every byte position, in this block and then in every later one.
+ * Following the chain of fragment lengths instead would be cheaper, but the
+ * damage may be in a length: the chain then skips over the valid fragments
+ * behind it, and damage in the middle of a log would pass for a torn tail.
+ * Most positions fail on the length or type before any checksum is
+ * computed, so a scan to the end of a damaged log costs milliseconds.
  * 1 with r->pos on the fragment found, 0 when the file holds none, or a
  * failed read's status. */
 static int wal_reader_scan(struct wal_reader *r, long pos)
 {
+    if (pos == WAL_READER_NEXT_BLOCK)
+        pos = (long)r->block_len;
     for (;;) {
-        if (pos != WAL_READER_NEXT_BLOCK &&
-            (size_t)pos + LOG_HEADER_SIZE <= r->block_len) {
+        for (size_t p = (size_t)pos; p + LOG_HEADER_SIZE <= r->block_len; p++) {
             struct wal_frag f;
-            if (wal_reader_check(r, (size_t)pos, &f, &pos, NULL, 0)) {
+            long next;
+            if (wal_reader_check(r, p, &f, &next, NULL, 0)) {
                 r->pos = f.pos;
                 r->frag_end = r->block_start + f.pos;
                 return 1;
             }
-            continue;
         }
         int rc = wal_reader_load(r);
         if (rc <= 0)
