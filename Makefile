@@ -67,7 +67,7 @@ deps:
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "strata: installing missing packages:$$missing"; \
+	  echo "strata: missing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
 	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; \
 	  else echo "strata: cannot install packages; run: sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; fi; \
