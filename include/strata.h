@@ -92,6 +92,35 @@ STRATA_API void strata_options_set_paranoid_checks(strata_options *o, int on);
  * 64 KiB. */
 STRATA_API void strata_options_set_write_buffer_size(strata_options *o, size_t bytes);
 
+/* Block compression codecs. */
+enum { STRATA_COMPRESSION_NONE = 0, STRATA_COMPRESSION_ZSTD = 1 };
+
+/* Bytes of key-value data per table block before compression: the unit a
+ * read fetches, decompresses and caches.  Default 4 KiB; values below
+ * 256 bytes are raised to 256. */
+STRATA_API void strata_options_set_block_size(strata_options *o, size_t bytes);
+
+/* Capacity of the cache of decompressed blocks, in bytes.  Default 8 MiB;
+ * 0 disables the cache (every read goes to the file). */
+STRATA_API void strata_options_set_block_cache_size(strata_options *o, size_t bytes);
+
+/* Bits per key of each table's bloom filter, which lets a read skip a table
+ * that cannot hold its key.  Default 10 (about 1% false positives); 0
+ * builds no filter.  At most 30. */
+STRATA_API void strata_options_set_bloom_bits_per_key(strata_options *o, int bits);
+
+/* STRATA_COMPRESSION_NONE or STRATA_COMPRESSION_ZSTD (default).  A block is
+ * stored compressed only when that saves at least an eighth of it. */
+STRATA_API void strata_options_set_compression(strata_options *o, int codec);
+
+/* The codec's level: for zstd, 1 (fastest, default) to 19 (smallest);
+ * negative levels trade size for speed. */
+STRATA_API void strata_options_set_compression_level(strata_options *o, int level);
+
+/* Tables kept open at once (each holds a file descriptor and its index and
+ * filter in memory).  Default 1000; at least 16. */
+STRATA_API void strata_options_set_max_open_files(strata_options *o, int n);
+
 /* ---- Options for each write -------------------------------------------- */
 
 STRATA_API strata_write_options *strata_write_options_new(void);

@@ -324,10 +324,20 @@ static strata_db *db_alloc(const char *path, const strata_options *opts)
     return db;
 }
 
+static int check_options(const struct strata_options *o)
+{
+    if (o->compression != STRATA_COMPRESSION_NONE && o->compression != STRATA_COMPRESSION_ZSTD)
+        return status_set(STRATA_INVALID_ARGUMENT, "strata_open: unknown compression codec %d",
+                          o->compression);
+    return STRATA_OK;
+}
+
 static int open_locked(strata_db *db)
 {
     char lock_path[PATH_MAX];
-    int rc = prepare_directory(db);
+    int rc = check_options(&db->options);
+    if (rc == STRATA_OK)
+        rc = prepare_directory(db);
     if (rc == STRATA_OK)
         rc = db_file_name(lock_path, sizeof lock_path, db->path, "LOCK");
     if (rc == STRATA_OK)

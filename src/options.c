@@ -13,6 +13,12 @@ void options_init_defaults(struct strata_options *o)
     o->error_if_exists = 0;
     o->paranoid_checks = 1;
     o->write_buffer_size = DEFAULT_WRITE_BUFFER_SIZE;
+    o->block_size = DEFAULT_BLOCK_SIZE;
+    o->block_cache_size = DEFAULT_BLOCK_CACHE_SIZE;
+    o->bloom_bits_per_key = DEFAULT_BLOOM_BITS_PER_KEY;
+    o->compression = STRATA_COMPRESSION_ZSTD;
+    o->compression_level = DEFAULT_COMPRESSION_LEVEL;
+    o->max_open_files = DEFAULT_MAX_OPEN_FILES;
 }
 
 strata_options *strata_options_new(void)
@@ -53,6 +59,45 @@ void strata_options_set_write_buffer_size(strata_options *o, size_t bytes)
 {
     if (o)
         o->write_buffer_size = bytes < MIN_WRITE_BUFFER_SIZE ? MIN_WRITE_BUFFER_SIZE : bytes;
+}
+
+void strata_options_set_block_size(strata_options *o, size_t bytes)
+{
+    if (o)
+        o->block_size = bytes < MIN_BLOCK_SIZE ? MIN_BLOCK_SIZE : bytes;
+}
+
+void strata_options_set_block_cache_size(strata_options *o, size_t bytes)
+{
+    if (o)
+        o->block_cache_size = bytes;
+}
+
+void strata_options_set_bloom_bits_per_key(strata_options *o, int bits)
+{
+    if (o)
+        o->bloom_bits_per_key = bits < 0 ? 0 : bits > MAX_BLOOM_BITS_PER_KEY ? MAX_BLOOM_BITS_PER_KEY : bits;
+}
+
+/* An unknown codec is kept and refused by strata_open with a message: the
+ * setter cannot report it, and silently storing data uncompressed would
+ * hide the mistake. */
+void strata_options_set_compression(strata_options *o, int codec)
+{
+    if (o)
+        o->compression = codec;
+}
+
+void strata_options_set_compression_level(strata_options *o, int level)
+{
+    if (o)
+        o->compression_level = level;
+}
+
+void strata_options_set_max_open_files(strata_options *o, int n)
+{
+    if (o)
+        o->max_open_files = n < MIN_MAX_OPEN_FILES ? MIN_MAX_OPEN_FILES : n;
 }
 
 strata_write_options *strata_write_options_new(void)

@@ -14,6 +14,14 @@
 enum {
     DEFAULT_WRITE_BUFFER_SIZE = 4 << 20,
     MIN_WRITE_BUFFER_SIZE = 64 << 10,
+    DEFAULT_BLOCK_SIZE = 4096,
+    MIN_BLOCK_SIZE = 256,
+    DEFAULT_BLOCK_CACHE_SIZE = 8 << 20,
+    DEFAULT_BLOOM_BITS_PER_KEY = 10,
+    MAX_BLOOM_BITS_PER_KEY = 30,
+    DEFAULT_COMPRESSION_LEVEL = 1,
+    DEFAULT_MAX_OPEN_FILES = 1000,
+    MIN_MAX_OPEN_FILES = 16,
 };
 
 struct strata_options {
@@ -21,6 +29,12 @@ struct strata_options {
     int error_if_exists;
     int paranoid_checks;
     size_t write_buffer_size;
+    size_t block_size;
+    size_t block_cache_size;
+    int bloom_bits_per_key;
+    int compression;         /* STRATA_COMPRESSION_* */
+    int compression_level;
+    int max_open_files;
 };
 
 struct strata_write_options {
