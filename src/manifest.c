@@ -112,6 +112,7 @@ static int read_edits(struct env *env, const char *path, struct manifest_state *
         rc = version_edit_decode(&e, record, path, wal_reader_record_offset(r));
         if (rc == STRATA_OK)
             rc = apply_edit(&e, state, &seen, path);
+        version_edit_clear(&e);
         if (rc != STRATA_OK)
             break;
     }
