@@ -22,6 +22,7 @@
 #include "src/env.h"
 #include "src/info_log.h"
 #include "src/options.h"
+#include "src/version.h"
 #include "src/write_batch.h"
 #include "wal/log_writer.h"
 
@@ -69,6 +70,8 @@ struct strata_db {
     uint64_t log_number;            /* (mu) logs below it are obsolete */
     uint64_t next_file_number;      /* (mu) */
     uint64_t manifest_number;       /* (mu) */
+    struct manifest *manifest;      /* (mu) the open MANIFEST edits are appended to */
+    struct version *current;        /* (mu) the live tables */
     struct strata_snapshot snapshots; /* (mu) sentinel of the snapshot list */
     int bg_error;                   /* (mu) a sticky write error, or STRATA_OK */
     char bg_error_msg[512];         /* (mu) its message */

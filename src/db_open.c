@@ -78,8 +78,15 @@ static int create_or_check(strata_db *db)
                           "strata_open: %s holds no database (no CURRENT) and create_if_missing is off",
                           db->path);
     struct manifest_state state = { .log_number = 0, .next_file_number = 2, .last_sequence = 0 };
+    struct manifest *m;
+    if (!(state.version = version_new()))
+        return STRATA_NO_MEMORY;
     info_log_printf(db->info_log, "creating a new database in %s", db->path);
-    return manifest_create(db->env, db->path, 1, &state);
+    rc = manifest_create(db->env, db->path, 1, &state, &m);
+    version_unref(state.version);
+    if (rc != STRATA_OK)
+        return rc;
+    return manifest_close(m);
 }
 
 /* ---- replaying the logs --------------------------------------------------- */
@@ -197,6 +204,7 @@ static int recover(strata_db *db, uint64_t *first_live_log)
         return rc;
     db->log_number = state.log_number;
     db->next_file_number = state.next_file_number;
+    db->current = state.version;
     uint64_t *logs;
     size_t nlogs;
     rc = find_logs(db, &logs, &nlogs);
@@ -268,9 +276,10 @@ static int finish_open(strata_db *db, uint64_t first_live_log)
         .log_number = db->log_number,
         .next_file_number = db->next_file_number + 1,
         .last_sequence = atomic_load(&db->last_sequence),
+        .version = db->current,
     };
     uint64_t manifest_number = db->next_file_number++;
-    rc = manifest_create(db->env, db->path, manifest_number, &state);
+    rc = manifest_create(db->env, db->path, manifest_number, &state, &db->manifest);
     if (rc != STRATA_OK)
         return rc;
     db->manifest_number = manifest_number;
@@ -283,6 +292,8 @@ static int finish_open(strata_db *db, uint64_t first_live_log)
 static void db_free(strata_db *db)
 {
     wal_writer_close(db->wal);
+    manifest_close(db->manifest);
+    version_unref(db->current);
     if (db->mem)
         memtable_unref(db->mem);
     if (db->imm)
@@ -386,6 +397,10 @@ int strata_close(strata_db *db)
         return status_set(STRATA_INVALID_ARGUMENT, "strata_close: db is NULL");
     int rc = wal_writer_close(db->wal);
     db->wal = NULL;
+    int mrc = manifest_close(db->manifest);
+    db->manifest = NULL;
+    if (rc == STRATA_OK)
+        rc = mrc;
     info_log_printf(db->info_log, "closed at sequence %llu",
                     (unsigned long long)atomic_load(&db->last_sequence));
     db_free(db);

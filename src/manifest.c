@@ -1,5 +1,5 @@
-/* manifest.c: writing and recovering the MANIFEST and CURRENT (see
- * manifest.h). */
+/* manifest.c: writing, appending to and recovering the MANIFEST and CURRENT
+ * (see manifest.h). */
 #include "src/manifest.h"
 
 #include <inttypes.h>
@@ -15,48 +15,91 @@
 #include "wal/log_reader.h"
 #include "wal/log_writer.h"
 
-static int write_snapshot(struct env *env, const char *path, const struct manifest_state *state)
+struct manifest {
+    struct wal_writer *log;
+    struct buf record; /* reused for each edit */
+};
+
+static int snapshot_edit(const struct manifest_state *state, struct version_edit *e)
 {
-    struct version_edit e = {
-        .has_comparator = 1,
-        .has_log_number = 1, .log_number = state->log_number,
-        .has_next_file_number = 1, .next_file_number = state->next_file_number,
-        .has_last_sequence = 1, .last_sequence = state->last_sequence,
-    };
-    snprintf(e.comparator, sizeof e.comparator, "%s", COMPARATOR_NAME);
-    struct buf record = { 0 };
-    int rc = version_edit_encode(&e, &record);
-    struct env_file *f = NULL;
+    memset(e, 0, sizeof *e);
+    e->has_comparator = 1;
+    snprintf(e->comparator, sizeof e->comparator, "%s", COMPARATOR_NAME);
+    e->has_log_number = 1;
+    e->log_number = state->log_number;
+    e->has_next_file_number = 1;
+    e->next_file_number = state->next_file_number;
+    e->has_last_sequence = 1;
+    e->last_sequence = state->last_sequence;
+    return version_snapshot(state->version, e);
+}
+
+int manifest_append(struct manifest *m, const struct version_edit *edit)
+{
+    buf_clear(&m->record);
+    int rc = version_edit_encode(edit, &m->record);
     if (rc == STRATA_OK)
-        rc = env_open(env, path, ENV_OPEN_TRUNCATE, &f);
-    struct wal_writer *w = NULL;
-    if (rc == STRATA_OK && !(w = wal_writer_new(f, 0))) {
+        rc = wal_writer_add_record(m->log, buf_slice(&m->record));
+    if (rc == STRATA_OK)
+        rc = wal_writer_sync(m->log);
+    return rc;
+}
+
+int manifest_close(struct manifest *m)
+{
+    if (!m)
+        return STRATA_OK;
+    int rc = wal_writer_close(m->log);
+    buf_free(&m->record);
+    free(m);
+    return rc;
+}
+
+static int open_manifest(struct env *env, const char *path, struct manifest **out)
+{
+    struct env_file *f;
+    struct manifest *m = calloc(1, sizeof *m);
+    if (!m)
+        return status_set(STRATA_NO_MEMORY, "out of memory opening %s", path);
+    int rc = env_open(env, path, ENV_OPEN_TRUNCATE, &f);
+    if (rc == STRATA_OK && !(m->log = wal_writer_new(f, 0))) {
         env_close(f);
-        rc = status_set(STRATA_NO_MEMORY, "out of memory writing %s", path);
+        rc = status_set(STRATA_NO_MEMORY, "out of memory opening %s", path);
     }
-    if (rc == STRATA_OK)
-        rc = wal_writer_add_record(w, buf_slice(&record));
-    if (rc == STRATA_OK)
-        rc = wal_writer_sync(w);
-    int crc = wal_writer_close(w);
-    buf_free(&record);
-    return rc == STRATA_OK ? crc : rc;
+    if (rc != STRATA_OK) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return STRATA_OK;
 }
 
 int manifest_create(struct env *env, const char *dir, uint64_t number,
-                    const struct manifest_state *state)
+                    const struct manifest_state *state, struct manifest **out)
 {
     char path[PATH_MAX], current[64];
+    struct manifest *m = NULL;
+    struct version_edit e;
+    *out = NULL;
     int rc = manifest_file_name(path, sizeof path, dir, number);
     if (rc == STRATA_OK)
-        rc = write_snapshot(env, path, state);
+        rc = open_manifest(env, path, &m);
     if (rc != STRATA_OK)
         return rc;
+    rc = snapshot_edit(state, &e);
+    if (rc == STRATA_OK)
+        rc = manifest_append(m, &e);
+    version_edit_clear(&e);
     int n = snprintf(current, sizeof current, "MANIFEST-%06" PRIu64 "\n", number);
-    rc = env_write_file_atomic(env, dir, "CURRENT", current, (size_t)n);
-    if (rc != STRATA_OK)
+    if (rc == STRATA_OK)
+        rc = env_write_file_atomic(env, dir, "CURRENT", current, (size_t)n);
+    if (rc != STRATA_OK) {
+        manifest_close(m);
         env_unlink(env, path); /* never made current: an orphan otherwise */
-    return rc;
+        return rc;
+    }
+    *out = m;
+    return STRATA_OK;
 }
 
 /* Parse CURRENT's contents: "MANIFEST-<number>\n". */
@@ -80,6 +123,12 @@ static int apply_edit(const struct version_edit *e, struct manifest_state *state
         return status_set(STRATA_INVALID_ARGUMENT,
                           "%s: database sorted by comparator \"%s\", not \"%s\"", path,
                           e->comparator, COMPARATOR_NAME);
+    struct version *next;
+    int rc = version_apply(state->version, e, path, &next);
+    if (rc != STRATA_OK)
+        return rc;
+    version_unref(state->version);
+    state->version = next;
     if (e->has_log_number)
         state->log_number = e->log_number;
     if (e->has_next_file_number)
@@ -131,6 +180,8 @@ int manifest_recover(struct env *env, const char *dir, struct manifest_state *st
     char *data;
     size_t n;
     memset(state, 0, sizeof *state);
+    if (!(state->version = version_new()))
+        return STRATA_NO_MEMORY;
     int rc = db_file_name(current, sizeof current, dir, "CURRENT");
     if (rc == STRATA_OK)
         rc = env_read_file(env, current, &data, &n);
@@ -142,5 +193,9 @@ int manifest_recover(struct env *env, const char *dir, struct manifest_state *st
         rc = manifest_file_name(path, sizeof path, dir, *number);
     if (rc == STRATA_OK)
         rc = read_edits(env, path, state);
+    if (rc != STRATA_OK) {
+        version_unref(state->version);
+        state->version = NULL;
+    }
     return rc;
 }
