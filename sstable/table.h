@@ -60,6 +60,6 @@ struct iter *table_iter_new(struct table *t, const struct table_read_options *ro
 uint64_t table_approximate_offset(const struct table *t, struct slice key);
 
 const struct table_properties *table_get_properties(const struct table *t);
-const char *table_file_name(const struct table *t);
+const char *table_path(const struct table *t);
 
 #endif
