@@ -143,3 +143,123 @@ clean:
 FORCE:
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+# ---- benchmarks (bench/) ----
+# make bench          build/db_bench (strata only) and the default suite:
+#                     LevelDB's workloads at --num=1000000.  BENCH_ARGS adds flags.
+# make bench-compare  build/db_bench_compare (strata, LevelDB, RocksDB) and the
+#                     side-by-side table.  COMPARE_ARGS adds flags (e.g. --num=100000).
+# make bench-plot     fillrandom with an interval report, drawn by bench/plot.gp
+#                     into build/fillrandom.png.  PLOT_ARGS adds flags.
+# make bench-smoke    every workload on a tiny --num, output checked (CI runs it);
+#                     bench-compare-smoke does the same for the three-engine table.
+# make bench-build    build/db_bench only.
+# db_bench links jemalloc (BENCH_MALLOC); the library never does.
+BENCH_MALLOC ?= -ljemalloc
+BENCH_SRCS := bench/db_bench.c bench/compare.c bench/output.c bench/flags.c bench/runner.c \
+  bench/workloads.c bench/histogram.c bench/report.c bench/gen.c bench/sysinfo.c \
+  bench/engine_strata.c
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/obj/%.o)
+BENCH_BIN := $(BUILD)/db_bench
+BENCH_CMP_BIN := $(BUILD)/db_bench_compare
+BENCH_CMP_OBJS := $(BUILD)/obj/bench/engines_compare.o $(BUILD)/obj/bench/engine_leveldb.o \
+  $(BUILD)/obj/bench/engine_rocksdb.o
+BENCH_CMP_PKGS := libleveldb-dev librocksdb-dev
+BENCH_PLOT_PKGS := gnuplot-nox
+BENCH_LIBS := $(BENCH_MALLOC) -lm $(LIBS)
+# The RocksDB C API has no version call: the Debian package's, at build time.
+BENCH_ROCKSDB_VERSION = $(shell dpkg-query -W -f='$${Version}' librocksdb-dev 2>/dev/null)
+
+BENCH_SUITE := fillseq,fillsync,fillrandom,overwrite,readrandom,readseq,readreverse,readmissing,readhot,seekrandom,deleterandom,fill100K,stats
+BENCH_ALL := fillseq,fillrandom,overwrite,fillsync,fill100K,fillbatch,readrandom,readseq,readreverse,readmissing,readhot,seekrandom,readwhilewriting,deleteseq,fillrandom,deleterandom,compact,stats
+BENCH_ARGS ?=
+COMPARE_ARGS ?=
+PLOT_ARGS ?=
+
+.PHONY: bench bench-build bench-compare bench-plot bench-smoke bench-compare-smoke \
+  bench-compare-deps bench-plot-deps
+
+# Installs the Debian packages in $(1) that are missing, as `deps` does.
+define bench_install
+	@missing=""; \
+	for p in $(1); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "strata: missing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; \
+	  else echo "strata: cannot install packages; run: sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq$$missing >/dev/null \
+	    || { echo "strata: install failed; run: sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; }; \
+	fi
+endef
+
+# After deps: two apt-gets at once (make -j) would fight over dpkg's lock.
+bench-compare-deps: | deps
+	$(call bench_install,$(BENCH_CMP_PKGS))
+
+bench-plot-deps: | deps
+	$(call bench_install,$(BENCH_PLOT_PKGS))
+
+$(BENCH_BIN): $(BENCH_OBJS) $(BUILD)/obj/bench/engines.o $(BUILD)/libstrata.a
+	$(CC) $(SAN) -o $@ $(BENCH_OBJS) $(BUILD)/obj/bench/engines.o $(BUILD)/libstrata.a $(BENCH_LIBS)
+
+$(BENCH_CMP_BIN): $(BENCH_OBJS) $(BENCH_CMP_OBJS) $(BUILD)/libstrata.a
+	$(CC) $(SAN) -o $@ $(BENCH_OBJS) $(BENCH_CMP_OBJS) $(BUILD)/libstrata.a -lleveldb -lrocksdb $(BENCH_LIBS)
+
+# The registry, with the LevelDB and RocksDB adapters (bench/engines.c).
+$(BUILD)/obj/bench/engines_compare.o: bench/engines.c | deps bench-compare-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DBENCH_COMPARE -c $< -o $@
+
+$(BUILD)/obj/bench/engine_leveldb.o: bench/engine_leveldb.c | deps bench-compare-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/bench/engine_rocksdb.o: bench/engine_rocksdb.c | deps bench-compare-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DBENCH_ROCKSDB_VERSION='"$(BENCH_ROCKSDB_VERSION)"' -c $< -o $@
+
+bench-build: $(BENCH_BIN)
+
+bench: $(BENCH_BIN)
+	$(BENCH_BIN) --num=1000000 --benchmarks=$(BENCH_SUITE) $(BENCH_ARGS)
+
+bench-compare: $(BENCH_CMP_BIN)
+	$(BENCH_CMP_BIN) --engine=all --num=1000000 $(COMPARE_ARGS)
+
+# PLOT_BIN=$(BUILD)/db_bench_compare PLOT_ARGS=--engine=leveldb draws another engine.
+PLOT_BIN ?= $(BENCH_BIN)
+bench-plot: $(PLOT_BIN) | bench-plot-deps
+	$(PLOT_BIN) --benchmarks=fillrandom --num=2000000 --report_interval=0.5 \
+	  --report_file=$(BUILD)/fillrandom.csv --histogram $(PLOT_ARGS)
+	gnuplot -e "csv='$(BUILD)/fillrandom.csv'; png='$(BUILD)/fillrandom.png'; \
+	  title='db_bench fillrandom $(PLOT_ARGS)'" bench/plot.gp
+	@echo "bench-plot: wrote $(BUILD)/fillrandom.png"
+
+# Every workload on a tiny database, then a check that each printed a
+# well-formed result line (bench/smoke_check.sh); then --rate, threads and
+# readwhilewriting.  Not a timed test.
+bench-smoke: $(BENCH_BIN)
+	@mkdir -p $(BUILD)/bench-smoke
+	$(BENCH_BIN) --num=2000 --reads=200 --histogram --benchmarks=$(BENCH_ALL) \
+	  --report_interval=0.05 --report_file=$(BUILD)/bench-smoke/all.csv > $(BUILD)/bench-smoke/all.txt
+	sh bench/smoke_check.sh $(BENCH_ALL) < $(BUILD)/bench-smoke/all.txt
+	sh bench/smoke_check.sh --csv < $(BUILD)/bench-smoke/all.csv
+	$(BENCH_BIN) --num=2000 --reads=500 --threads=2 --rate=20000 \
+	  --benchmarks=fillrandom,readrandom,readwhilewriting > $(BUILD)/bench-smoke/rate.txt
+	sh bench/smoke_check.sh --rate fillrandom,readrandom,readwhilewriting < $(BUILD)/bench-smoke/rate.txt
+	! $(BENCH_BIN) --no_such_flag=1 2>/dev/null
+	@echo "bench-smoke: ok"
+
+# The three engines on a tiny database: the table and the differences print.
+bench-compare-smoke: $(BENCH_CMP_BIN)
+	@mkdir -p $(BUILD)/bench-smoke
+	$(BENCH_CMP_BIN) --engine=all --num=2000 --reads=200 > $(BUILD)/bench-smoke/compare.txt
+	grep -q '^workload  *strata  *leveldb  *rocksdb  *strata/best$$' $(BUILD)/bench-smoke/compare.txt
+	test $$(grep -cE '^[a-z]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$$' $(BUILD)/bench-smoke/compare.txt) -eq 10
+	grep -q '^Settings that differ between the engines, and why:$$' $(BUILD)/bench-smoke/compare.txt
+	@echo "bench-compare-smoke: ok"
+
+-include $(BENCH_OBJS:.o=.d) $(BENCH_CMP_OBJS:.o=.d) $(BUILD)/obj/bench/engines.d
+# ---- end of benchmarks ----
