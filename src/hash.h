@@ -15,6 +15,10 @@
 #include <stdint.h>
 
 uint32_t checksum32(const void *data, size_t n, uint64_t seed);
+
+/* XXH3-64 of the bytes with a seed: for hash tables (the caches, seed 0)
+ * and bloom filters (the user key with seed 0, so a table builder hashes
+ * each key once for the filter). */
 uint64_t hash64(const void *data, size_t n, uint64_t seed);
 
 #endif
