@@ -24,7 +24,8 @@ struct block;
  * slice_compare for the metaindex. */
 typedef int (*block_cmp_fn)(struct slice a, struct slice b);
 
-/* Where a block came from, for error messages. */
+/* Where a block came from, for error messages.  block_open copies the
+ * struct; NULL gives messages naming "(unknown file)" at offset 0. */
 struct block_origin {
     const char *file;  /* borrowed: must outlive the block's iterators */
     uint64_t offset;   /* of the block in the file */
@@ -44,7 +45,10 @@ uint32_t block_num_restarts(const struct block *b);
 /* An iterator over b.  release(arg) is called when the iterator is
  * destroyed (a cache handle is released this way); NULL for none.  b must
  * stay alive until then.  NULL when out of memory (release is then called
- * at once). */
+ * at once).  Once the iterator has met a damaged entry its status stays
+ * STRATA_CORRUPTION and no later seek makes it valid.  Steady-state seeks
+ * and steps do not allocate (keys up to 64 bytes are rebuilt inside the
+ * iterator; a longer one grows a heap buffer once). */
 struct iter *block_iter_new(struct block *b, block_cmp_fn cmp,
                             void (*release)(void *arg), void *arg);
 
