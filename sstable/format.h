@@ -21,6 +21,7 @@
 
 #include "src/buf.h"
 #include "src/env.h"
+#include "strata.h" /* STRATA_COMPRESSION_*: the trailer's type byte */
 
 enum {
     BLOCK_TRAILER_SIZE = 5,
@@ -30,6 +31,12 @@ enum {
     FOOTER_SIZE = 56,
     TABLE_FORMAT_VERSION = 1,
 };
+
+/* The largest block that is ever stored compressed.  Bigger blocks (one
+ * huge value) are stored raw, so a reader can refuse, as damage, any
+ * compressed block that claims to decompress to more: a flipped size can
+ * never make it allocate gigabytes. */
+#define BLOCK_MAX_DECOMPRESSED_SIZE ((size_t)64 << 20)
 
 #define TABLE_MAGIC UINT64_C(0x5354524154413031) /* "STRATA01" read as a number */
 
@@ -55,11 +62,27 @@ int footer_decode(const char in[FOOTER_SIZE], const char *file, struct footer *f
 
 /* Compress raw with codec (STRATA_COMPRESSION_*) at level into out (reset
  * first), or leave it raw: *type gets the codec actually used, so a block
- * that does not shrink by an eighth is stored as STRATA_COMPRESSION_NONE. */
+ * that does not shrink by an eighth is stored as STRATA_COMPRESSION_NONE
+ * (and then out is left empty: the caller stores raw itself, saving a
+ * copy).  Blocks over BLOCK_MAX_DECOMPRESSED_SIZE always stay raw. */
 int block_compress(struct slice raw, int codec, int level, struct buf *out, int *type);
 
+/* The same with a compression context kept from block to block: creating a
+ * zstd context costs more than compressing a 4 KiB block, so the table
+ * builder owns one of these.  A zeroed struct is valid (no context yet). */
+struct block_compressor {
+    void *zstd;  /* ZSTD_CCtx *, created on first use */
+};
+
+/* STRATA_NOT_SUPPORTED for an unknown codec, STRATA_NO_MEMORY. */
+int block_compressor_compress(struct block_compressor *c, struct slice raw, int codec, int level,
+                              struct buf *out, int *type);
+void block_compressor_free(struct block_compressor *c);
+
 /* Read the block at h from file: check the trailer's checksum when verify
- * is set, and decompress.  *contents is a new malloc'ed buffer (the caller
+ * is set, and decompress (with a zstd context kept per thread, freed when
+ * the thread exits: a new context per block would cost 4x the
+ * decompression itself).  *contents is a new malloc'ed buffer (the caller
  * frees it).  STRATA_CORRUPTION or STRATA_IO_ERROR naming file and offset. */
 int block_read(struct env_file *file, const struct block_handle *h, int verify,
                struct slice *contents);

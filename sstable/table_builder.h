@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "src/buf.h"
 #include "src/env.h"
 #include "src/slice.h"
 
@@ -29,12 +30,13 @@ struct table_properties {
     uint64_t entries, deletions;
     uint64_t raw_key_bytes, raw_value_bytes;
     uint64_t data_bytes;        /* stored bytes of the data blocks, trailers included */
-    uint64_t index_bytes, filter_bytes;
+    uint64_t index_bytes, filter_bytes; /* stored bytes, trailer included (0: no filter) */
     uint64_t data_blocks;
     uint64_t smallest_seq, largest_seq;
     uint64_t creation_time;     /* seconds since the epoch */
-    uint64_t bloom_bits_per_key, compression, compression_level;
-    struct buf smallest_key, largest_key; /* internal keys */
+    uint64_t bloom_bits_per_key, compression;
+    uint64_t compression_level; /* a negative level as two's complement: cast to int64_t */
+    struct buf smallest_key, largest_key; /* internal keys (largest_key: set by finish) */
 };
 
 struct table_builder;
@@ -56,5 +58,13 @@ const struct table_properties *table_builder_properties(const struct table_build
 void table_builder_free(struct table_builder *b);
 
 void table_properties_free(struct table_properties *p);
+
+/* Set the field of p that the property name stands for from its stored
+ * value (docs/sstable_format.md, "Properties block"): what table_open uses
+ * on each entry of the properties block.  Names this version does not know
+ * are ignored, so newer writers may add properties.  STRATA_CORRUPTION
+ * (without a message: the caller names the file) when a number is
+ * malformed, STRATA_NO_MEMORY. */
+int table_properties_decode_one(struct table_properties *p, struct slice name, struct slice value);
 
 #endif
