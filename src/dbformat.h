@@ -73,9 +73,14 @@ static inline int parse_internal_key(struct slice ikey, struct parsed_internal_k
     return 1;
 }
 
-/* User key ascending, then tag descending. */
+/* User key ascending, then tag descending.  Keys read from a damaged block
+ * (with checksums off) may be shorter than a tag: those compare bytewise,
+ * so a comparison never reads outside its keys; the reader reports the
+ * damage when it parses the key. */
 static inline int internal_key_compare(struct slice a, struct slice b)
 {
+    if (a.len < INTERNAL_KEY_TAG_LEN || b.len < INTERNAL_KEY_TAG_LEN)
+        return slice_compare(a, b);
     int r = slice_compare(internal_key_user_key(a), internal_key_user_key(b));
     if (r != 0)
         return r;
