@@ -47,6 +47,17 @@ void tsan_fail(const char *file, int line, int fatal, const char *cond, const ch
         exit(1);
 }
 
+void tsan_fail_fatal(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s:%d: assertion failed: %s: ", file, line, cond);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
 static void run_in_child(const struct tsan_test *t)
 {
     const struct tsan_suite *s = suites;

@@ -40,9 +40,13 @@ void tsan_register_suite(struct tsan_suite *s);
  * format, which -Wformat-zero-length would refuse.  The Criterion build
  * checks the formats of the same calls. */
 void tsan_fail(const char *file, int line, int fatal, const char *cond, const char *fmt, ...);
+/* A failed cr_assert ends the test (the compiler must know, or it warns
+ * about variables a later line reads). */
+void tsan_fail_fatal(const char *file, int line, const char *cond, const char *fmt, ...)
+    __attribute__((noreturn));
 
 #define TestSuite(suite, ...)                                                      \
-    static struct tsan_suite tsan_suite_##suite = { #suite, __VA_ARGS__ };         \
+    static struct tsan_suite tsan_suite_##suite = { .name = #suite, __VA_ARGS__ }; \
     __attribute__((constructor)) static void tsan_add_suite_##suite(void)          \
     {                                                                              \
         tsan_register_suite(&tsan_suite_##suite);                                  \
@@ -61,10 +65,10 @@ void tsan_fail(const char *file, int line, int fatal, const char *cond, const ch
 /* The message arguments are optional, as in Criterion; "" keeps the format
  * a literal when they are absent. */
 #define cr_assert(cond, ...) \
-    do { if (!(cond)) tsan_fail(__FILE__, __LINE__, 1, #cond, "" __VA_ARGS__); } while (0)
+    do { if (!(cond)) tsan_fail_fatal(__FILE__, __LINE__, #cond, "" __VA_ARGS__); } while (0)
 #define cr_expect(cond, ...) \
     do { if (!(cond)) tsan_fail(__FILE__, __LINE__, 0, #cond, "" __VA_ARGS__); } while (0)
-#define cr_assert_fail(...) tsan_fail(__FILE__, __LINE__, 1, "cr_assert_fail", "" __VA_ARGS__)
+#define cr_assert_fail(...) tsan_fail_fatal(__FILE__, __LINE__, "cr_assert_fail", "" __VA_ARGS__)
 
 #define cr_assert_eq(a, b, ...) cr_assert((a) == (b), __VA_ARGS__)
 #define cr_assert_neq(a, b, ...) cr_assert((a) != (b), __VA_ARGS__)
