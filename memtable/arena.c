@@ -39,6 +39,7 @@ void arena_init(struct arena *a)
     a->remaining = 0;
     a->blocks = NULL;
     atomic_init(&a->usage, 0);
+    atomic_init(&a->allocated, 0);
 }
 
 /* A new block with size bytes of data, linked into the arena, or NULL. */
@@ -68,8 +69,16 @@ static char *alloc_from_new_block(struct arena *a, size_t n)
     return data;
 }
 
+/* One writer: a plain add, atomic only for readers in other threads. */
+static void count_allocated(struct arena *a, size_t n)
+{
+    size_t before = atomic_load_explicit(&a->allocated, memory_order_relaxed);
+    atomic_store_explicit(&a->allocated, before + n, memory_order_relaxed);
+}
+
 char *arena_alloc(struct arena *a, size_t n)
 {
+    count_allocated(a, n);
     if (n <= a->remaining) {
         char *p = a->ptr;
         a->ptr += n;
@@ -85,6 +94,7 @@ char *arena_alloc_aligned(struct arena *a, size_t n)
 {
     size_t misalign = (uintptr_t)a->ptr & (ARENA_ALIGN - 1);
     size_t pad = misalign ? ARENA_ALIGN - misalign : 0;
+    count_allocated(a, n + pad);
     if (n <= a->remaining && pad <= a->remaining - n) {
         char *p = a->ptr + pad;
         a->ptr = p + n;
@@ -95,6 +105,11 @@ char *arena_alloc_aligned(struct arena *a, size_t n)
     if (n > ARENA_LARGE_ALLOC)
         return new_block(a, n);
     return alloc_from_new_block(a, n);
+}
+
+size_t arena_allocated(const struct arena *a)
+{
+    return atomic_load_explicit(&a->allocated, memory_order_relaxed);
 }
 
 size_t arena_memory_usage(const struct arena *a)

@@ -284,6 +284,11 @@ size_t memtable_memory_usage(const struct memtable *m)
     return arena_memory_usage(&m->arena);
 }
 
+size_t memtable_data_size(const struct memtable *m)
+{
+    return arena_allocated(&m->arena);
+}
+
 uint64_t memtable_count(const struct memtable *m)
 {
     return atomic_load_explicit(&m->count, memory_order_relaxed);

@@ -54,8 +54,12 @@ enum memtable_get_result memtable_get(struct memtable *m, struct slice user_key,
  * the memtable until destroyed.  NULL when out of memory. */
 struct iter *memtable_iter_new(struct memtable *m);
 
-/* Bytes used by the arena: what write_buffer_size is compared against. */
+/* Bytes of memory the memtable holds (its arena's blocks). */
 size_t memtable_memory_usage(const struct memtable *m);
+/* Bytes its entries and nodes take: what write_buffer_size is compared
+ * against.  Unlike the memory usage it does not jump by a whole arena block
+ * at the first write, so a small write buffer still holds many writes. */
+size_t memtable_data_size(const struct memtable *m);
 /* Number of entries added. */
 uint64_t memtable_count(const struct memtable *m);
 
