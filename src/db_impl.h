@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #include "memtable/memtable.h"
+#include "sstable/cache.h"
+#include "src/table_cache.h"
 #include "src/env.h"
 #include "src/info_log.h"
 #include "src/options.h"
@@ -43,6 +45,11 @@ struct writer {
 };
 
 struct db_stats {             /* (mu) */
+    uint64_t flushes;         /* memtables written as tables */
+    uint64_t flush_bytes;     /* bytes of the tables written */
+    uint64_t flush_micros;
+    uint64_t stalls;          /* writes that waited for a flush */
+    uint64_t stall_micros;
     uint64_t batches;         /* strata_write calls that succeeded */
     uint64_t updates;         /* puts and deletes in them */
     uint64_t user_bytes;      /* key and value bytes in them */
@@ -72,6 +79,13 @@ struct strata_db {
     uint64_t manifest_number;       /* (mu) */
     struct manifest *manifest;      /* (mu) the open MANIFEST edits are appended to */
     struct version *current;        /* (mu) the live tables */
+    struct cache *block_cache;      /* NULL when block_cache_size is 0 */
+    struct table_cache *table_cache;
+    pthread_t bg_thread;
+    int bg_started;
+    int shutting_down;              /* (mu) the background thread must stop */
+    pthread_cond_t bg_work_cv;      /* (mu) the background thread waits for work */
+    pthread_cond_t bg_done_cv;      /* (mu) writers wait for a flush to finish */
     struct strata_snapshot snapshots; /* (mu) sentinel of the snapshot list */
     int bg_error;                   /* (mu) a sticky write error, or STRATA_OK */
     char bg_error_msg[512];         /* (mu) its message */
@@ -79,10 +93,12 @@ struct strata_db {
     atomic_uint_fast64_t last_sequence;
 };
 
-/* Take references on the memtables and the sequence number a read at
- * snapshot s (NULL: the latest) sees.  Release with db_unref_memtables. */
+/* Take references on the memtables and the version, and the sequence
+ * number a read at snapshot s (NULL: the latest) sees.  Release with
+ * db_release_read_view. */
 struct db_read_view {
     struct memtable *mem, *imm;
+    struct version *version;
     uint64_t sequence;
 };
 void db_get_read_view(strata_db *db, const strata_snapshot *s, struct db_read_view *v);

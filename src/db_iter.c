@@ -25,6 +25,7 @@ enum direction { FORWARD, REVERSE };
 
 struct strata_iter {
     struct iter *internal;
+    struct db_read_view view; /* holds the memtables and the version read */
     uint64_t sequence;
     enum direction direction;
     int valid;
@@ -295,6 +296,8 @@ void strata_iter_free(strata_iter *it)
     if (!it)
         return;
     iter_destroy(it->internal);
+    if (it->view.mem)
+        db_release_read_view(&it->view);
     buf_free(&it->lower);
     buf_free(&it->upper);
     buf_free(&it->saved_key);
@@ -303,18 +306,55 @@ void strata_iter_free(strata_iter *it)
     free(it);
 }
 
-/* The internal iterator over every source of the read view. */
-static struct iter *build_internal(const struct db_read_view *v)
+static int count_tables(const struct version *v)
 {
-    struct iter *children[2];
+    size_t n = 0;
+    for (int level = 0; level < NUM_LEVELS; level++)
+        n += v->count[level];
+    return (int)n;
+}
+
+/* An iterator for each table of the version, appended to children[*n]. */
+static int add_table_iters(strata_db *db, const struct version *v,
+                           const struct table_read_options *tro, struct iter **children, int *n)
+{
+    for (int level = 0; level < NUM_LEVELS; level++) {
+        for (size_t i = 0; i < v->count[level]; i++) {
+            const struct table_meta *t = v->tables[level][i];
+            struct iter *it = table_cache_iter(db->table_cache, t->number, t->size, tro);
+            if (!it)
+                return STRATA_NO_MEMORY;
+            children[(*n)++] = it;
+        }
+    }
+    return STRATA_OK;
+}
+
+/* The internal iterator over every source of the read view, or NULL with
+ * the message set. */
+static struct iter *build_internal(strata_db *db, const struct db_read_view *v,
+                                   const strata_read_options *ro)
+{
+    struct table_read_options tro = { ro ? ro->verify_checksums : 0, ro ? ro->fill_cache : 1 };
+    struct iter **children = malloc((size_t)(2 + count_tables(v->version)) * sizeof *children);
     int n = 0;
-    if (!(children[n++] = memtable_iter_new(v->mem)))
-        return NULL;
-    if (v->imm && !(children[n++] = memtable_iter_new(v->imm))) {
-        iter_destroy(children[0]);
+    if (!children) {
+        status_set(STRATA_NO_MEMORY, "strata_iter_new: out of memory");
         return NULL;
     }
-    return merging_iter_new(children, n);
+    int rc = (children[n++] = memtable_iter_new(v->mem)) ? STRATA_OK : STRATA_NO_MEMORY;
+    if (rc == STRATA_OK && v->imm)
+        rc = (children[n++] = memtable_iter_new(v->imm)) ? STRATA_OK : STRATA_NO_MEMORY;
+    if (rc == STRATA_OK)
+        rc = add_table_iters(db, v->version, &tro, children, &n);
+    struct iter *merged = NULL;
+    if (rc == STRATA_OK)
+        merged = merging_iter_new(children, n); /* takes the children, even on failure */
+    else
+        for (int i = 0; i < n; i++)
+            iter_destroy(children[i]);
+    free(children);
+    return merged;
 }
 
 static int copy_bounds(strata_iter *it, const strata_read_options *ro)
@@ -348,11 +388,9 @@ strata_iter *strata_iter_new(strata_db *db, const strata_read_options *ro)
         strata_iter_free(it);
         return NULL;
     }
-    struct db_read_view v;
-    db_get_read_view(db, ro ? ro->snapshot : NULL, &v);
-    it->sequence = v.sequence;
-    it->internal = build_internal(&v); /* its memtable iterators hold their own references */
-    db_release_read_view(&v);
+    db_get_read_view(db, ro ? ro->snapshot : NULL, &it->view);
+    it->sequence = it->view.sequence;
+    it->internal = build_internal(db, &it->view, ro);
     if (!it->internal) {
         strata_iter_free(it);
         return NULL;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/db_flush.h"
 #include "src/db_impl.h"
 #include "src/filename.h"
 #include "src/manifest.h"
@@ -239,9 +240,19 @@ static int open_new_log(strata_db *db)
     return env_sync_dir(db->env, db->path); /* the new log's name must survive */
 }
 
+static int table_is_live(const struct version *v, uint64_t number)
+{
+    for (int level = 0; level < NUM_LEVELS; level++)
+        for (size_t i = 0; i < v->count[level]; i++)
+            if (v->tables[level][i]->number == number)
+                return 1;
+    return 0;
+}
+
 /* Remove what no longer belongs to the database: older MANIFESTs, logs
- * below the log number, temporary files.  Failures are only logged: a
- * leftover file costs space, not correctness. */
+ * below the log number, tables the version does not list (left by a crash
+ * during a flush), temporary files.  Failures are only logged: a leftover
+ * file costs space, not correctness. */
 static void remove_obsolete_files(strata_db *db)
 {
     char **names, path[PATH_MAX];
@@ -254,7 +265,8 @@ static void remove_obsolete_files(strata_db *db)
         if (!parse_file_name(names[i], &type, &number))
             continue;
         int obsolete = (type == FILE_MANIFEST && number != db->manifest_number) ||
-                       (type == FILE_LOG && number < db->log_number) || type == FILE_TEMP;
+                       (type == FILE_LOG && number < db->log_number) || type == FILE_TEMP ||
+                       (type == FILE_TABLE && !table_is_live(db->current, number));
         if (!obsolete || db_file_name(path, sizeof path, db->path, names[i]) != STRATA_OK)
             continue;
         if (env_unlink(db->env, path) == STRATA_OK)
@@ -265,12 +277,33 @@ static void remove_obsolete_files(strata_db *db)
     env_free_names(names, n);
 }
 
+/* The recovered updates become a level-0 table, so that the logs they came
+ * from (damaged ones included, with paranoid_checks off) are obsolete. */
+static int flush_recovered(strata_db *db)
+{
+    if (memtable_count(db->mem) == 0)
+        return STRATA_OK;
+    struct memtable *fresh = memtable_new();
+    if (!fresh)
+        return STRATA_NO_MEMORY;
+    int rc = db_flush_memtable_now(db, db->mem, db->wal_number);
+    if (rc != STRATA_OK) {
+        memtable_unref(fresh);
+        return rc;
+    }
+    info_log_printf(db->info_log, "wrote the %llu recovered updates to a table",
+                    (unsigned long long)memtable_count(db->mem));
+    memtable_unref(db->mem);
+    db->mem = fresh;
+    return STRATA_OK;
+}
+
 static int finish_open(strata_db *db, uint64_t first_live_log)
 {
     int rc = open_new_log(db);
     if (rc != STRATA_OK)
         return rc;
-    /* Until memtables are flushed to tables, every replayed log stays live. */
+    /* The replayed logs stay live until their updates are in a table. */
     db->log_number = first_live_log ? first_live_log : db->wal_number;
     struct manifest_state state = {
         .log_number = db->log_number,
@@ -283,14 +316,18 @@ static int finish_open(strata_db *db, uint64_t first_live_log)
     if (rc != STRATA_OK)
         return rc;
     db->manifest_number = manifest_number;
+    rc = flush_recovered(db);
+    if (rc != STRATA_OK)
+        return rc;
     remove_obsolete_files(db);
-    return STRATA_OK;
+    return db_bg_start(db);
 }
 
 /* ---- the handle ------------------------------------------------------------ */
 
 static void db_free(strata_db *db)
 {
+    db_bg_stop(db);
     wal_writer_close(db->wal);
     manifest_close(db->manifest);
     version_unref(db->current);
@@ -305,6 +342,11 @@ static void db_free(strata_db *db)
         free(s);
     }
     strata_batch_free(db->group_batch);
+    table_cache_free(db->table_cache); /* closes the tables before their block cache goes */
+    if (db->block_cache)
+        cache_free(db->block_cache);
+    pthread_cond_destroy(&db->bg_work_cv);
+    pthread_cond_destroy(&db->bg_done_cv);
     info_log_close(db->info_log);
     env_close(db->lock);
     env_free(db->env);
@@ -319,6 +361,8 @@ static strata_db *db_alloc(const char *path, const strata_options *opts)
     if (!db)
         return NULL;
     pthread_mutex_init(&db->mu, NULL);
+    pthread_cond_init(&db->bg_work_cv, NULL);
+    pthread_cond_init(&db->bg_done_cv, NULL);
     db->snapshots.next = db->snapshots.prev = &db->snapshots;
     if (opts)
         db->options = *opts;
@@ -328,7 +372,14 @@ static strata_db *db_alloc(const char *path, const strata_options *opts)
     db->env = env_new();
     db->mem = memtable_new();
     db->group_batch = strata_batch_new();
-    if (!db->path || !db->env || !db->mem || !db->group_batch) {
+    /* 16 shards: readers of different blocks rarely share a lock. */
+    if (db->options.block_cache_size > 0)
+        db->block_cache = cache_new(db->options.block_cache_size, 4);
+    if (db->path && db->env)
+        db->table_cache = table_cache_new(db->env, db->path, db->options.max_open_files,
+                                          db->block_cache, db->options.paranoid_checks);
+    if (!db->path || !db->env || !db->mem || !db->group_batch || !db->table_cache ||
+        (db->options.block_cache_size > 0 && !db->block_cache)) {
         db_free(db);
         return NULL;
     }
@@ -395,6 +446,7 @@ int strata_close(strata_db *db)
 {
     if (!db)
         return status_set(STRATA_INVALID_ARGUMENT, "strata_close: db is NULL");
+    db_bg_stop(db); /* waits for a running flush */
     int rc = wal_writer_close(db->wal);
     db->wal = NULL;
     int mrc = manifest_close(db->manifest);

@@ -1,10 +1,13 @@
 /*
  * db_read.c: point reads and snapshots.
  *
- * A read takes, under mu, references on the memtables and the sequence
- * number it reads at (its snapshot's, or the last published one), then
- * reads without the lock: the memtable, then the immutable memtable; the
- * tables join this path with flushes (issue 4).
+ * A read takes, under mu, references on the memtables and the version and
+ * the sequence number it reads at (its snapshot's, or the last published
+ * one), then reads without the lock, newest data first: the memtable, the
+ * immutable memtable, the level-0 tables newest first, then one table per
+ * deeper level.  The first entry found for the key (a value or a deletion)
+ * answers.  A table is skipped when its key range rules the key out; the
+ * table itself then asks its bloom filter.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,8 @@ void db_get_read_view(strata_db *db, const strata_snapshot *s, struct db_read_vi
     v->imm = db->imm;
     if (v->imm)
         memtable_ref(v->imm);
+    v->version = db->current;
+    version_ref(v->version);
     v->sequence = s ? s->sequence : atomic_load_explicit(&db->last_sequence, memory_order_acquire);
     pthread_mutex_unlock(&db->mu);
 }
@@ -29,6 +34,57 @@ void db_release_read_view(struct db_read_view *v)
     memtable_unref(v->mem);
     if (v->imm)
         memtable_unref(v->imm);
+    version_unref(v->version);
+}
+
+static int user_key_in_range(const struct table_meta *t, struct slice ukey)
+{
+    return slice_compare(ukey, internal_key_user_key(buf_slice(&t->smallest))) >= 0 &&
+           slice_compare(ukey, internal_key_user_key(buf_slice(&t->largest))) <= 0;
+}
+
+/* The table of a sorted level (1 and deeper) whose range may hold the
+ * lookup key: the first whose largest key is >= it. */
+static const struct table_meta *find_in_level(const struct version *v, int level, struct slice lookup)
+{
+    size_t lo = 0, hi = v->count[level];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (internal_key_compare(buf_slice(&v->tables[level][mid]->largest), lookup) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->count[level] ? v->tables[level][lo] : NULL;
+}
+
+/* TABLE_FOUND, TABLE_DELETED or TABLE_ABSENT from one table, or an error. */
+static int get_from_table(strata_db *db, const struct table_meta *t,
+                          const struct table_read_options *tro, struct slice lookup,
+                          struct buf *value)
+{
+    if (!user_key_in_range(t, internal_key_user_key(lookup)))
+        return TABLE_ABSENT;
+    return table_cache_get(db->table_cache, t->number, t->size, tro, lookup, value);
+}
+
+/* Search the version's tables, newest first. */
+static int get_from_tables(strata_db *db, const struct version *v,
+                           const struct table_read_options *tro, struct slice lookup,
+                           struct buf *value)
+{
+    for (size_t i = 0; i < v->count[0]; i++) {
+        int r = get_from_table(db, v->tables[0][i], tro, lookup, value);
+        if (r != TABLE_ABSENT)
+            return r;
+    }
+    for (int level = 1; level < NUM_LEVELS; level++) {
+        const struct table_meta *t = find_in_level(v, level, lookup);
+        int r = t ? get_from_table(db, t, tro, lookup, value) : TABLE_ABSENT;
+        if (r != TABLE_ABSENT)
+            return r;
+    }
+    return TABLE_ABSENT;
 }
 
 static int check_get_args(strata_db *db, const void *key, size_t klen, void **val, size_t *vlen)
@@ -40,6 +96,44 @@ static int check_get_args(strata_db *db, const void *key, size_t klen, void **va
     return db_check_bytes("strata_get", "key", key, klen);
 }
 
+/* Hand the value to the caller: the buffer itself when it has one (no
+ * copy), else a 1-byte allocation so that *val is never NULL. */
+static int hand_out(struct buf *value, void **val, size_t *vlen)
+{
+    if (!value->data && !(value->data = malloc(1)))
+        return status_set(STRATA_NO_MEMORY, "strata_get: out of memory");
+    *val = value->data;
+    *vlen = value->len;
+    *value = (struct buf){ 0 };
+    return STRATA_OK;
+}
+
+static int get_from_memtables(const struct db_read_view *v, struct slice ukey, struct buf *value)
+{
+    struct slice found;
+    enum memtable_get_result r = memtable_get(v->mem, ukey, v->sequence, &found);
+    if (r == MEMTABLE_ABSENT && v->imm)
+        r = memtable_get(v->imm, ukey, v->sequence, &found);
+    if (r == MEMTABLE_FOUND && buf_append(value, found.data, found.len) != STRATA_OK)
+        return STRATA_NO_MEMORY;
+    return r == MEMTABLE_FOUND ? TABLE_FOUND : r == MEMTABLE_DELETED ? TABLE_DELETED : TABLE_ABSENT;
+}
+
+static int get_in_view(strata_db *db, const strata_read_options *ro, const struct db_read_view *v,
+                       struct slice ukey, struct buf *value)
+{
+    int r = get_from_memtables(v, ukey, value);
+    if (r != TABLE_ABSENT)
+        return r;
+    struct table_read_options tro = { ro ? ro->verify_checksums : 0, ro ? ro->fill_cache : 1 };
+    struct buf lookup = { 0 };
+    if (buf_put_internal_key(&lookup, ukey, v->sequence, TYPE_FOR_SEEK) != STRATA_OK)
+        return STRATA_NO_MEMORY;
+    r = get_from_tables(db, v->version, &tro, buf_slice(&lookup), value);
+    buf_free(&lookup);
+    return r;
+}
+
 int strata_get(strata_db *db, const strata_read_options *ro,
                const void *key, size_t klen, void **val, size_t *vlen)
 {
@@ -49,26 +143,17 @@ int strata_get(strata_db *db, const strata_read_options *ro,
     *val = NULL;
     *vlen = 0;
     struct db_read_view v;
+    struct buf value = { 0 };
     db_get_read_view(db, ro ? ro->snapshot : NULL, &v);
-    struct slice ukey = slice_make(key, klen), value;
-    enum memtable_get_result r = memtable_get(v.mem, ukey, v.sequence, &value);
-    if (r == MEMTABLE_ABSENT && v.imm)
-        r = memtable_get(v.imm, ukey, v.sequence, &value);
-    if (r == MEMTABLE_FOUND) {
-        /* malloc(1) for an empty value: the caller gets a non-NULL pointer. */
-        char *copy = malloc(value.len ? value.len : 1);
-        if (copy) {
-            memcpy(copy, value.data, value.len);
-            *val = copy;
-            *vlen = value.len;
-        } else {
-            rc = status_set(STRATA_NO_MEMORY, "strata_get: out of memory copying a value of %zu bytes",
-                            value.len);
-        }
-    } else {
-        rc = status_set_const(STRATA_NOT_FOUND, "strata_get: key not found");
-    }
+    int r = get_in_view(db, ro, &v, slice_make(key, klen), &value);
     db_release_read_view(&v);
+    if (r == TABLE_FOUND)
+        rc = hand_out(&value, val, vlen);
+    else if (r < 0)
+        rc = r; /* the message names the table and offset */
+    else
+        rc = status_set_const(STRATA_NOT_FOUND, "strata_get: key not found");
+    buf_free(&value);
     return rc;
 }
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/db_flush.h"
 #include "src/db_impl.h"
 #include "src/status.h"
 
@@ -154,12 +155,12 @@ static void finish_group(strata_db *db, struct writer *self, struct writer *last
 static int lead_group(strata_db *db, struct writer *self)
 {
     size_t bytes;
-    struct writer *last = build_group(db, &bytes);
     strata_batch *batch;
-    int rc = db->bg_error;
-    if (rc != STRATA_OK)
-        status_set(rc, "%s", db->bg_error_msg);
-    else
+    /* Room first: it may wait for a flush, while more writers queue up
+     * behind the leader and join its group. */
+    int rc = db_make_room_for_write(db);
+    struct writer *last = build_group(db, &bytes);
+    if (rc == STRATA_OK)
         rc = merge_group(db, last, &batch);
     if (rc == STRATA_OK) {
         uint64_t first_seq = atomic_load_explicit(&db->last_sequence, memory_order_relaxed) + 1;

@@ -1,0 +1,311 @@
+/*
+ * db_flush.c: the background thread and flushes (see db_flush.h).
+ *
+ * Invariants:
+ * - At most one immutable memtable exists (db->imm); the write path switches
+ *   memtables only when imm is NULL, so every update in imm is in a log
+ *   numbered below db->wal_number, and once imm is a table those logs hold
+ *   nothing needed: the log number advances to db->wal_number.
+ * - A table becomes part of the database only through a MANIFEST edit that
+ *   has been synced; a table file not in the current version is an orphan
+ *   of a crash and is deleted at the next open.
+ * - Only the background thread (or recovery, before it starts) appends to
+ *   the MANIFEST, so edits never interleave.
+ */
+#include "src/db_flush.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sstable/table_builder.h"
+#include "src/filename.h"
+#include "src/manifest.h"
+#include "src/status.h"
+
+static uint64_t now_micros(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static struct table_builder_options builder_options(const struct strata_options *o)
+{
+    struct table_builder_options b = {
+        .block_size = o->block_size,
+        .restart_interval = 16,
+        .bloom_bits_per_key = o->bloom_bits_per_key,
+        .compression = o->compression,
+        .compression_level = o->compression_level,
+    };
+    return b;
+}
+
+/* Write every entry of it into an open table file; *size gets its size. */
+static int build_table(const struct strata_options *o, struct iter *it, struct env_file *f,
+                       struct edit_table *meta)
+{
+    struct table_builder_options bo = builder_options(o);
+    struct table_builder *b = table_builder_new(&bo, f);
+    if (!b)
+        return STRATA_NO_MEMORY;
+    int rc = STRATA_OK;
+    for (iter_seek_to_first(it); iter_valid(it) && rc == STRATA_OK; iter_next(it)) {
+        struct slice key = iter_key(it);
+        if (meta->smallest.len == 0)
+            rc = buf_append(&meta->smallest, key.data, key.len);
+        if (rc == STRATA_OK)
+            rc = table_builder_add(b, key, iter_value(it));
+        if (rc == STRATA_OK) {
+            buf_clear(&meta->largest);
+            rc = buf_append(&meta->largest, key.data, key.len);
+        }
+    }
+    if (rc == STRATA_OK)
+        rc = iter_status(it);
+    if (rc == STRATA_OK)
+        rc = table_builder_finish(b);
+    meta->size = table_builder_file_size(b);
+    table_builder_free(b);
+    return rc;
+}
+
+/* Write mem as table number: NNNNNN.sst.tmp, synced, renamed, directory
+ * synced.  meta gets its size and key range; an empty memtable leaves
+ * meta->size 0 and writes nothing. */
+static int write_table(strata_db *db, struct memtable *mem, uint64_t number, struct edit_table *meta)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    struct env_file *f = NULL;
+    if (memtable_count(mem) == 0)
+        return STRATA_OK;
+    struct iter *it = memtable_iter_new(mem);
+    if (!it)
+        return STRATA_NO_MEMORY;
+    int rc = table_file_name(path, sizeof path, db->path, number);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (rc == STRATA_OK)
+        rc = env_open(db->env, tmp, ENV_OPEN_TRUNCATE, &f);
+    if (rc == STRATA_OK)
+        rc = build_table(&db->options, it, f, meta);
+    if (rc == STRATA_OK)
+        rc = env_sync(f);
+    int crc = env_close(f);
+    if (rc == STRATA_OK)
+        rc = crc;
+    if (rc == STRATA_OK)
+        rc = env_rename(db->env, tmp, path);
+    if (rc == STRATA_OK)
+        rc = env_sync_dir(db->env, db->path);
+    if (rc != STRATA_OK && f)
+        env_unlink(db->env, tmp); /* best effort; a leftover .tmp goes at the next open */
+    iter_destroy(it);
+    return rc;
+}
+
+/* The edit recording a flushed table and the new log number.  (mu) */
+static void fill_flush_edit(strata_db *db, struct version_edit *e, uint64_t log_number)
+{
+    e->has_log_number = 1;
+    e->log_number = log_number;
+    e->has_next_file_number = 1;
+    e->next_file_number = db->next_file_number;
+    e->has_last_sequence = 1;
+    e->last_sequence = atomic_load(&db->last_sequence);
+}
+
+/* Write mem as a table and build the edit and the version that record it.
+ * (mu not held) */
+static int flush_to_version(strata_db *db, struct memtable *mem, uint64_t number,
+                            struct version_edit *e, struct version *base, struct version **next)
+{
+    struct edit_table meta = { 0 };
+    int rc = write_table(db, mem, number, &meta);
+    if (rc == STRATA_OK && meta.size > 0)
+        rc = version_edit_add_table(e, 0, number, meta.size, buf_slice(&meta.smallest),
+                                    buf_slice(&meta.largest));
+    buf_free(&meta.smallest);
+    buf_free(&meta.largest);
+    if (rc == STRATA_OK)
+        rc = manifest_append(db->manifest, e);
+    if (rc == STRATA_OK)
+        rc = version_apply(base, e, "a flush", next);
+    return rc;
+}
+
+int db_flush_memtable_now(strata_db *db, struct memtable *mem, uint64_t log_number)
+{
+    struct version_edit e = { 0 };
+    struct version *next;
+    uint64_t number = db->next_file_number++;
+    fill_flush_edit(db, &e, log_number);
+    int rc = flush_to_version(db, mem, number, &e, db->current, &next);
+    version_edit_clear(&e);
+    if (rc != STRATA_OK)
+        return rc;
+    version_unref(db->current);
+    db->current = next;
+    db->log_number = log_number;
+    return STRATA_OK;
+}
+
+/* Delete the logs numbered below the log number.  Failures are logged
+ * only: recovery never replays a log below the log number, and the next
+ * open deletes it.  (mu not held) */
+static void delete_old_logs(strata_db *db, uint64_t below)
+{
+    char **names, path[PATH_MAX];
+    size_t n;
+    if (env_list_dir(db->env, db->path, &names, &n) != STRATA_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        enum file_type type;
+        uint64_t number;
+        if (!parse_file_name(names[i], &type, &number) || type != FILE_LOG || number >= below)
+            continue;
+        if (db_file_name(path, sizeof path, db->path, names[i]) == STRATA_OK &&
+            env_unlink(db->env, path) != STRATA_OK)
+            info_log_printf(db->info_log, "could not remove %s: %s", path, strata_last_error());
+    }
+    env_free_names(names, n);
+}
+
+static void keep_flush_error(strata_db *db, int rc)
+{
+    if (db->bg_error != STRATA_OK)
+        return;
+    db->bg_error = rc;
+    snprintf(db->bg_error_msg, sizeof db->bg_error_msg,
+             "writes stopped after a flush failed: %s (reopen the database to recover)",
+             strata_last_error());
+    info_log_printf(db->info_log, "%s", db->bg_error_msg);
+}
+
+/* Flush db->imm.  (mu held, released during I/O) */
+static void flush_imm(strata_db *db)
+{
+    struct version_edit e = { 0 };
+    struct version *base = db->current, *next = NULL;
+    struct memtable *imm = db->imm;
+    uint64_t number = db->next_file_number++, log_number = db->wal_number;
+    uint64_t start = now_micros();
+    version_ref(base);
+    fill_flush_edit(db, &e, log_number);
+    pthread_mutex_unlock(&db->mu);
+    int rc = flush_to_version(db, imm, number, &e, base, &next);
+    uint64_t bytes = e.num_new_tables ? e.new_tables[0].size : 0;
+    version_edit_clear(&e);
+    pthread_mutex_lock(&db->mu);
+    version_unref(base);
+    if (rc != STRATA_OK) {
+        keep_flush_error(db, rc);
+        pthread_cond_broadcast(&db->bg_done_cv);
+        return;
+    }
+    version_unref(db->current); /* base: only the flush changes the version */
+    db->current = next;
+    db->imm = NULL;
+    db->log_number = log_number;
+    db->stats.flushes++;
+    db->stats.flush_bytes += bytes;
+    db->stats.flush_micros += now_micros() - start;
+    pthread_cond_broadcast(&db->bg_done_cv);
+    pthread_mutex_unlock(&db->mu);
+    memtable_unref(imm);
+    delete_old_logs(db, log_number);
+    info_log_printf(db->info_log, "flushed table %llu (%llu bytes); logs below %llu obsolete",
+                    (unsigned long long)number, (unsigned long long)bytes,
+                    (unsigned long long)log_number);
+    pthread_mutex_lock(&db->mu);
+}
+
+static void *bg_main(void *arg)
+{
+    strata_db *db = arg;
+    pthread_mutex_lock(&db->mu);
+    while (!db->shutting_down) {
+        if (db->imm && db->bg_error == STRATA_OK)
+            flush_imm(db);
+        else
+            pthread_cond_wait(&db->bg_work_cv, &db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
+}
+
+int db_bg_start(strata_db *db)
+{
+    int err = pthread_create(&db->bg_thread, NULL, bg_main, db);
+    if (err)
+        return status_set_errno(STRATA_IO_ERROR, err, "starting the background thread of %s", db->path);
+    db->bg_started = 1;
+    return STRATA_OK;
+}
+
+void db_bg_stop(strata_db *db)
+{
+    if (!db->bg_started)
+        return;
+    pthread_mutex_lock(&db->mu);
+    db->shutting_down = 1;
+    pthread_cond_broadcast(&db->bg_work_cv);
+    pthread_mutex_unlock(&db->mu);
+    pthread_join(db->bg_thread, NULL);
+    db->bg_started = 0;
+}
+
+/* Give the writes a new memtable and a new WAL; the full one becomes
+ * immutable and goes to the background thread.  (mu) */
+static int switch_memtable(strata_db *db)
+{
+    char path[PATH_MAX];
+    struct env_file *f;
+    struct wal_writer *w;
+    struct memtable *mem = memtable_new();
+    if (!mem)
+        return STRATA_NO_MEMORY;
+    uint64_t number = db->next_file_number++;
+    int rc = log_file_name(path, sizeof path, db->path, number);
+    if (rc == STRATA_OK)
+        rc = env_open(db->env, path, ENV_OPEN_TRUNCATE, &f);
+    if (rc == STRATA_OK && !(w = wal_writer_new(f, 0))) {
+        env_close(f);
+        rc = status_set(STRATA_NO_MEMORY, "out of memory opening %s", path);
+    }
+    if (rc != STRATA_OK) {
+        memtable_unref(mem);
+        return rc;
+    }
+    /* The old log is complete: nothing is appended to it any more.  Its
+     * close reports a failure the data already written does not suffer
+     * from, so it is only logged. */
+    if (wal_writer_close(db->wal) != STRATA_OK)
+        info_log_printf(db->info_log, "closing log %llu: %s", (unsigned long long)db->wal_number,
+                        strata_last_error());
+    db->wal = w;
+    db->wal_number = number;
+    db->imm = db->mem;
+    db->mem = mem;
+    pthread_cond_signal(&db->bg_work_cv);
+    return STRATA_OK;
+}
+
+int db_make_room_for_write(strata_db *db)
+{
+    for (;;) {
+        if (db->bg_error != STRATA_OK)
+            return status_set(db->bg_error, "%s", db->bg_error_msg);
+        if (memtable_data_size(db->mem) < db->options.write_buffer_size)
+            return STRATA_OK;
+        if (!db->imm)
+            return switch_memtable(db);
+        /* The previous memtable is still being flushed: wait for it. */
+        uint64_t start = now_micros();
+        db->stats.stalls++;
+        pthread_cond_wait(&db->bg_done_cv, &db->mu);
+        db->stats.stall_micros += now_micros() - start;
+    }
+}
