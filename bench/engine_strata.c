@@ -3,20 +3,14 @@
  * only.
  *
  * Each knob of bench_settings has one function below (set_*): the one place
- * to change when strata's options change.  STRATA_WRITES_TABLES says whether
- * strata flushes its memtable to sorted tables yet; until it does, the table
- * options are set but have no effect, and the notes say so.
+ * to change when strata's options change.  What strata cannot do yet is
+ * said in check_settings() and compact().
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bench/engine.h"
 #include "strata.h"
-
-/* 0 while strata keeps everything in the memtable and the WAL; set to 1
- * when memtables are flushed to tables (and then strata_compact_range goes
- * into compact() below). */
-#define STRATA_WRITES_TABLES 0
 
 /* The handle behind bench_db: the database and a write options object for
  * each value of sync, made once so that a put allocates nothing. */
@@ -87,8 +81,8 @@ static void set_background_threads(strata_options *o, const bench_settings *s, b
 {
     (void)o, (void)s;
     bench_note(n, "strata", "background_threads",
-               "not supported by strata yet (no option; no flushes or compactions run in the "
-               "background)");
+               "no option: strata has one background thread, which flushes memtables (it does "
+               "no compaction yet)");
 }
 
 /* Every set_* above, on o; notes (may be NULL) collects what was not
@@ -113,13 +107,11 @@ static void check_settings(const bench_settings *s, bench_notes *n)
         return;
     configure(o, s, n);
     strata_options_free(o);
-    if (!STRATA_WRITES_TABLES)
-        bench_note(n, "strata", "table options",
-                   "block_size, cache_size, bloom_bits, compression, compression_level and "
-                   "max_open_files are set but have no effect yet: strata writes no sorted "
-                   "tables yet (the memtable only grows, every read is a memtable read)");
+    bench_note(n, "strata", "compaction",
+               "not supported by strata yet: level-0 tables only accumulate, and a read checks "
+               "each of them (key range, then bloom filter), newest first");
     bench_note(n, "strata", "paranoid_checks",
-               "strata's default (on) kept: today it only decides how a damaged WAL is recovered");
+               "strata's default (on) kept (LevelDB's is off, RocksDB's on)");
 }
 
 /* ---- open, close, destroy ---------------------------------------------- */
@@ -312,9 +304,9 @@ static void iter_free(bench_iter *it)
 
 static int compact(bench_db *db, bench_err *e)
 {
-    /* Next, with STRATA_WRITES_TABLES: strata_compact_range(SDB(db)->db, NULL, 0, NULL, 0). */
+    /* Next: strata_compact_range(SDB(db)->db, NULL, 0, NULL, 0), once it exists. */
     (void)db;
-    bench_set_err(e, "not supported by strata yet (no strata_compact_range: no sorted tables)");
+    bench_set_err(e, "not supported by strata yet (no strata_compact_range)");
     return BENCH_NOT_SUPPORTED;
 }
 
