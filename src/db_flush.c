@@ -15,6 +15,8 @@
 #include "src/db_flush.h"
 
 #include <limits.h>
+
+#include "src/db_files.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,27 +154,6 @@ int db_flush_memtable_now(strata_db *db, struct memtable *mem, uint64_t log_numb
     return STRATA_OK;
 }
 
-/* Delete the logs numbered below the log number.  Failures are logged
- * only: recovery never replays a log below the log number, and the next
- * open deletes it.  (mu not held) */
-static void delete_old_logs(strata_db *db, uint64_t below)
-{
-    char **names, path[PATH_MAX];
-    size_t n;
-    if (env_list_dir(db->env, db->path, &names, &n) != STRATA_OK)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        enum file_type type;
-        uint64_t number;
-        if (!parse_file_name(names[i], &type, &number) || type != FILE_LOG || number >= below)
-            continue;
-        if (db_file_name(path, sizeof path, db->path, names[i]) == STRATA_OK &&
-            env_unlink(db->env, path) != STRATA_OK)
-            info_log_printf(db->info_log, "could not remove %s: %s", path, strata_last_error());
-    }
-    env_free_names(names, n);
-}
-
 static void keep_flush_error(strata_db *db, int rc)
 {
     if (db->bg_error != STRATA_OK)
@@ -213,9 +194,13 @@ static void flush_imm(strata_db *db)
     db->stats.flush_bytes += bytes;
     db->stats.flush_micros += now_micros() - start;
     pthread_cond_broadcast(&db->bg_done_cv);
+    uint64_t manifest_number = db->manifest_number;
+    version_ref(next);
     pthread_mutex_unlock(&db->mu);
     memtable_unref(imm);
-    delete_old_logs(db, log_number);
+    /* Only this thread writes tables, so every table on disk is in next. */
+    db_remove_obsolete_files(db, next, log_number, manifest_number);
+    version_unref(next);
     info_log_printf(db->info_log, "flushed table %llu (%llu bytes); logs below %llu obsolete",
                     (unsigned long long)number, (unsigned long long)bytes,
                     (unsigned long long)log_number);
@@ -261,20 +246,12 @@ void db_bg_stop(strata_db *db)
  * immutable and goes to the background thread.  (mu) */
 static int switch_memtable(strata_db *db)
 {
-    char path[PATH_MAX];
-    struct env_file *f;
     struct wal_writer *w;
     struct memtable *mem = memtable_new();
     if (!mem)
         return STRATA_NO_MEMORY;
     uint64_t number = db->next_file_number++;
-    int rc = log_file_name(path, sizeof path, db->path, number);
-    if (rc == STRATA_OK)
-        rc = env_open(db->env, path, ENV_OPEN_TRUNCATE, &f);
-    if (rc == STRATA_OK && !(w = wal_writer_new(f, 0))) {
-        env_close(f);
-        rc = status_set(STRATA_NO_MEMORY, "out of memory opening %s", path);
-    }
+    int rc = db_create_log(db, number, &w);
     if (rc != STRATA_OK) {
         memtable_unref(mem);
         return rc;

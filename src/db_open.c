@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/db_files.h"
 #include "src/db_flush.h"
 #include "src/db_impl.h"
 #include "src/filename.h"
@@ -224,57 +225,11 @@ static int recover(strata_db *db, uint64_t *first_live_log)
 
 static int open_new_log(strata_db *db)
 {
-    char path[PATH_MAX];
-    struct env_file *f;
     uint64_t number = db->next_file_number++;
-    int rc = log_file_name(path, sizeof path, db->path, number);
+    int rc = db_create_log(db, number, &db->wal);
     if (rc == STRATA_OK)
-        rc = env_open(db->env, path, ENV_OPEN_TRUNCATE, &f);
-    if (rc != STRATA_OK)
-        return rc;
-    if (!(db->wal = wal_writer_new(f, 0))) {
-        env_close(f);
-        return status_set(STRATA_NO_MEMORY, "out of memory opening %s", path);
-    }
-    db->wal_number = number;
-    return env_sync_dir(db->env, db->path); /* the new log's name must survive */
-}
-
-static int table_is_live(const struct version *v, uint64_t number)
-{
-    for (int level = 0; level < NUM_LEVELS; level++)
-        for (size_t i = 0; i < v->count[level]; i++)
-            if (v->tables[level][i]->number == number)
-                return 1;
-    return 0;
-}
-
-/* Remove what no longer belongs to the database: older MANIFESTs, logs
- * below the log number, tables the version does not list (left by a crash
- * during a flush), temporary files.  Failures are only logged: a leftover
- * file costs space, not correctness. */
-static void remove_obsolete_files(strata_db *db)
-{
-    char **names, path[PATH_MAX];
-    size_t n;
-    if (env_list_dir(db->env, db->path, &names, &n) != STRATA_OK)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        enum file_type type;
-        uint64_t number;
-        if (!parse_file_name(names[i], &type, &number))
-            continue;
-        int obsolete = (type == FILE_MANIFEST && number != db->manifest_number) ||
-                       (type == FILE_LOG && number < db->log_number) || type == FILE_TEMP ||
-                       (type == FILE_TABLE && !table_is_live(db->current, number));
-        if (!obsolete || db_file_name(path, sizeof path, db->path, names[i]) != STRATA_OK)
-            continue;
-        if (env_unlink(db->env, path) == STRATA_OK)
-            info_log_printf(db->info_log, "removed obsolete file %s", path);
-        else
-            info_log_printf(db->info_log, "could not remove %s: %s", path, strata_last_error());
-    }
-    env_free_names(names, n);
+        db->wal_number = number;
+    return rc;
 }
 
 /* The recovered updates become a level-0 table, so that the logs they came
@@ -319,7 +274,7 @@ static int finish_open(strata_db *db, uint64_t first_live_log)
     rc = flush_recovered(db);
     if (rc != STRATA_OK)
         return rc;
-    remove_obsolete_files(db);
+    db_remove_obsolete_files(db, db->current, db->log_number, db->manifest_number);
     return db_bg_start(db);
 }
 
