@@ -263,3 +263,31 @@ bench-compare-smoke: $(BENCH_CMP_BIN)
 
 -include $(BENCH_OBJS:.o=.d) $(BENCH_CMP_OBJS:.o=.d) $(BUILD)/obj/bench/engines.d
 # ---- end of benchmarks ----
+# ---- tools (tools/) ----
+# make tools      build/sst-dump, which prints and checks tables, write-ahead
+#                 logs, MANIFESTs and database directories (docs/sst_dump.md).
+# `make` (all) builds it too.  Its logic is in TOOLS_LIB_SRCS, which the test
+# suite links (tests/test_sst_dump.c); one test runs the binary, so `make test`
+# builds it first.  Linked like db_bench, with jemalloc (TOOLS_MALLOC; under
+# the sanitizers their runtime's allocator comes first and jemalloc idles).
+TOOLS_MALLOC ?= -ljemalloc
+TOOLS_LIB_SRCS := tools/sst_dump_lib.c tools/dump_out.c tools/dump_table.c tools/dump_log.c
+TOOLS_LIB_OBJS := $(TOOLS_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+SST_DUMP_BIN := $(BUILD)/sst-dump
+
+.PHONY: tools
+all: tools
+tools: $(SST_DUMP_BIN)
+
+$(SST_DUMP_BIN): $(BUILD)/obj/tools/sst_dump.o $(TOOLS_LIB_OBJS) $(BUILD)/libstrata.a
+	$(CC) $(SAN) -o $@ $(BUILD)/obj/tools/sst_dump.o $(TOOLS_LIB_OBJS) $(BUILD)/libstrata.a \
+	  $(TOOLS_MALLOC) $(LIBS)
+
+# The suite links the tool's functions (the test binary's recipe reads
+# TEST_OBJS when it runs, after this line).
+TEST_OBJS += $(TOOLS_LIB_OBJS)
+$(TEST_BIN): $(TOOLS_LIB_OBJS)
+test: $(SST_DUMP_BIN)
+
+-include $(TOOLS_LIB_OBJS:.o=.d) $(BUILD)/obj/tools/sst_dump.d
+# ---- end of tools ----
