@@ -164,7 +164,10 @@ static int table_read_footer(struct table *t, struct footer *f)
     if (got < sizeof buf)
         return status_set(STRATA_CORRUPTION, "truncated footer at offset %llu of %s",
                           (unsigned long long)at, t->name);
-    return footer_decode(buf, t->name, f);
+    rc = footer_decode(buf, t->name, f);
+    if (rc != STRATA_OK) /* footer_decode knows the file, not where its footer lies */
+        return status_set(rc, "%s (footer at offset %llu)", strata_last_error(), (unsigned long long)at);
+    return STRATA_OK;
 }
 
 static int table_load_filter(struct table *t, const struct block_handle *h)

@@ -1208,6 +1208,19 @@ Test(table, damage_by_region)
     damage_fixture_free(&d);
 }
 
+/* strata.h promises the file and the offset: footer damage names where the
+ * footer lies, not only the file. */
+Test(table, footer_damage_names_the_footer_offset)
+{
+    struct damage_fixture d;
+    damage_fixture_init(&d, 50, 1024, STRATA_COMPRESSION_NONE, 19);
+    char want[64];
+    snprintf(want, sizeof want, "footer at offset %llu", (unsigned long long)(d.size - FOOTER_SIZE));
+    expect_open_fails(d.path, d.size - 8, "footer magic", want);
+    expect_open_fails(d.path, d.size - 12, "footer checksum", want);
+    damage_fixture_free(&d);
+}
+
 /* A version this reader does not know, with a valid checksum. */
 Test(table, footer_version_is_checked)
 {
