@@ -126,11 +126,17 @@ static int get_in_view(strata_db *db, const strata_read_options *ro, const struc
     if (r != TABLE_ABSENT)
         return r;
     struct table_read_options tro = { ro ? ro->verify_checksums : 0, ro ? ro->fill_cache : 1 };
+    /* The lookup key lives on the stack when it fits: a buf never grows
+     * while it has room, so the appends below cannot realloc it. */
+    char stack[256];
     struct buf lookup = { 0 };
+    if (ukey.len + INTERNAL_KEY_TAG_LEN <= sizeof stack)
+        lookup = (struct buf){ stack, 0, sizeof stack };
     if (buf_put_internal_key(&lookup, ukey, v->sequence, TYPE_FOR_SEEK) != STRATA_OK)
         return STRATA_NO_MEMORY;
     r = get_from_tables(db, v->version, &tro, buf_slice(&lookup), value);
-    buf_free(&lookup);
+    if (lookup.data != stack)
+        buf_free(&lookup);
     return r;
 }
 
