@@ -121,6 +121,41 @@ STRATA_API void strata_options_set_compression_level(strata_options *o, int leve
  * filter in memory).  Default 1000; at least 16. */
 STRATA_API void strata_options_set_max_open_files(strata_options *o, int n);
 
+/* ---- The shape of the tree (leveled compaction) --------------------------
+ *
+ * Tables flushed from the memtable land in level 0, where they may overlap;
+ * from level 1 down each level is one sorted run of tables that do not.
+ * The background thread compacts level 0 into level 1 once it holds 4
+ * tables, and a deeper level into the next once it outgrows its target. */
+
+/* Size at which a compaction ends an output table.  Default 2 MiB: small
+ * enough that a compaction of one table into the next level rewrites about
+ * 11 tables (22 MiB) and keeps the background thread's steps short, large
+ * enough that a 100 GiB database needs ~50k files.  At least 16 KiB. */
+STRATA_API void strata_options_set_target_file_size(strata_options *o, size_t bytes);
+
+/* Target size of level 1.  Default 10 MiB: about what level 0 holds at its
+ * compaction trigger (4 flushed memtables of 4 MiB, compressed), so that a
+ * level-0 compaction rewrites about as much of level 1 as it brings.  At
+ * least 64 KiB. */
+STRATA_API void strata_options_set_max_bytes_for_level_base(strata_options *o, size_t bytes);
+
+/* Each level's target is this many times the one above it.  Default 10,
+ * which puts ~90% of the data in the last level (so ~90% of the space used
+ * is live data) with a write amplification of about the multiplier per
+ * level.  2 to 100. */
+STRATA_API void strata_options_set_max_bytes_for_level_multiplier(strata_options *o, int m);
+
+/* From this many level-0 tables on, each write is delayed about 1 ms once,
+ * so that compaction catches up gradually instead of writes stopping all
+ * at once.  Default 8; at least 1. */
+STRATA_API void strata_options_set_level0_slowdown_trigger(strata_options *o, int n);
+
+/* From this many level-0 tables on, writes wait until compaction brings
+ * the count down: every get reads every level-0 table.  Default 12; never
+ * below the slowdown trigger. */
+STRATA_API void strata_options_set_level0_stop_trigger(strata_options *o, int n);
+
 /* ---- Options for each write -------------------------------------------- */
 
 STRATA_API strata_write_options *strata_write_options_new(void);
@@ -251,6 +286,16 @@ STRATA_API void strata_iter_free(strata_iter *it);
  *                                      bytes written, WAL syncs, group
  *                                      commits and their sizes */
 STRATA_API char *strata_property(strata_db *db, const char *name);
+
+/* Compact the user keys in [start, limit] (a NULL start or limit is an open
+ * bound: NULL and NULL is the whole database) down to the deepest level
+ * holding any of them: the memtable is flushed first, then each level's
+ * tables overlapping the range are merged into the next, dropping
+ * overwritten values and deletions nothing older needs.  Returns when done,
+ * or with the background error that stopped it.  Other reads and writes go
+ * on meanwhile. */
+STRATA_API int strata_compact_range(strata_db *db, const void *start, size_t slen,
+                                    const void *limit, size_t llen);
 
 #ifdef __cplusplus
 }

@@ -13,12 +13,22 @@
  * durable.  (mu may be held: a few system calls once per memtable.) */
 int db_create_log(strata_db *db, uint64_t number, struct wal_writer **out);
 
-/* Remove what no longer belongs to the database: MANIFESTs other than
- * manifest_number, logs below log_number, tables live does not list (left
- * by a crash during a flush), temporary files.  Failures are only logged: a
- * leftover file costs space, not correctness.  The caller makes sure no
- * table is being written that live does not list yet.  (mu not held) */
-void db_remove_obsolete_files(strata_db *db, const struct version *live, uint64_t log_number,
-                              uint64_t manifest_number);
+/* Record table number as being written: the sweep keeps it until
+ * db_forget_pending_output.  (mu) */
+int db_add_pending_output(strata_db *db, uint64_t number);
+void db_forget_pending_output(strata_db *db, uint64_t number);
+
+/* Keep the tables a compaction removed from the current version until no
+ * version lists them (each takes one reference).  (mu) */
+int db_add_obsolete_tables(strata_db *db, struct table_meta *const *tables, size_t n);
+
+/* Remove what no longer belongs to the database: MANIFESTs but the live
+ * one, logs below the log number, temporary files, and tables that no
+ * version lists and that are not being written (left by a compaction, or by
+ * a crash during a flush or a compaction).  A table an older version still
+ * lists (a reader's or an iterator's) stays until a later sweep finds it
+ * unlisted.  Failures are only logged: a leftover file costs space, not
+ * correctness.  (mu held, released while the directory is read) */
+void db_sweep_obsolete_files(strata_db *db);
 
 #endif

@@ -16,13 +16,15 @@
 
 #include <limits.h>
 
-#include "src/db_files.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "sstable/table_builder.h"
+#include "src/db_compact.h"
+#include "src/db_files.h"
+#include "src/dbformat.h"
 #include "src/filename.h"
 #include "src/manifest.h"
 #include "src/status.h"
@@ -34,7 +36,7 @@ static uint64_t now_micros(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static struct table_builder_options builder_options(const struct strata_options *o)
+struct table_builder_options db_table_builder_options(const struct strata_options *o)
 {
     struct table_builder_options b = {
         .block_size = o->block_size,
@@ -50,7 +52,7 @@ static struct table_builder_options builder_options(const struct strata_options 
 static int build_table(const struct strata_options *o, struct iter *it, struct env_file *f,
                        struct edit_table *meta)
 {
-    struct table_builder_options bo = builder_options(o);
+    struct table_builder_options bo = db_table_builder_options(o);
     struct table_builder *b = table_builder_new(&bo, f);
     if (!b)
         return STRATA_NO_MEMORY;
@@ -119,16 +121,22 @@ static void fill_flush_edit(strata_db *db, struct version_edit *e, uint64_t log_
     e->last_sequence = atomic_load(&db->last_sequence);
 }
 
-/* Write mem as a table and build the edit and the version that record it.
- * (mu not held) */
+/* Write mem as a table at the level db_level_for_flush picks (level 0 with
+ * push_down off), and build the edit and the version that record it.  (mu
+ * not held; push_down was decided under it) */
 static int flush_to_version(strata_db *db, struct memtable *mem, uint64_t number,
-                            struct version_edit *e, struct version *base, struct version **next)
+                            struct version_edit *e, struct version *base, int push_down,
+                            struct version **next)
 {
     struct edit_table meta = { 0 };
     int rc = write_table(db, mem, number, &meta);
-    if (rc == STRATA_OK && meta.size > 0)
-        rc = version_edit_add_table(e, 0, number, meta.size, buf_slice(&meta.smallest),
+    if (rc == STRATA_OK && meta.size > 0) {
+        struct key_range r = { internal_key_user_key(buf_slice(&meta.smallest)),
+                               internal_key_user_key(buf_slice(&meta.largest)) };
+        meta.level = push_down ? db_level_for_flush(db, base, &r) : 0;
+        rc = version_edit_add_table(e, meta.level, number, meta.size, buf_slice(&meta.smallest),
                                     buf_slice(&meta.largest));
+    }
     buf_free(&meta.smallest);
     buf_free(&meta.largest);
     if (rc == STRATA_OK)
@@ -144,7 +152,7 @@ int db_flush_memtable_now(strata_db *db, struct memtable *mem, uint64_t log_numb
     struct version *next;
     uint64_t number = db->next_file_number++;
     fill_flush_edit(db, &e, log_number);
-    int rc = flush_to_version(db, mem, number, &e, db->current, &next);
+    int rc = flush_to_version(db, mem, number, &e, db->current, 0, &next);
     version_edit_clear(&e);
     if (rc != STRATA_OK)
         return rc;
@@ -165,55 +173,65 @@ static void keep_flush_error(strata_db *db, int rc)
     info_log_printf(db->info_log, "%s", db->bg_error_msg);
 }
 
-/* Flush db->imm.  (mu held, released during I/O) */
-static void flush_imm(strata_db *db)
+static void account_flush(strata_db *db, const struct version_edit *e, uint64_t micros)
+{
+    if (e->num_new_tables == 0)
+        return;
+    const struct edit_table *t = &e->new_tables[0];
+    db->stats.flushes++;
+    db->stats.flush_bytes += t->size;
+    db->stats.flush_micros += micros;
+    db->stats.bg_busy_micros += micros;
+    db->stats.level[t->level].bytes_written += t->size;
+    info_log_printf(db->info_log, "flushed table %llu (%llu bytes) to level %d",
+                    (unsigned long long)t->number, (unsigned long long)t->size, t->level);
+}
+
+void db_flush_imm(strata_db *db)
 {
     struct version_edit e = { 0 };
     struct version *base = db->current, *next = NULL;
     struct memtable *imm = db->imm;
     uint64_t number = db->next_file_number++, log_number = db->wal_number;
     uint64_t start = now_micros();
+    int push_down = !db->compacting;
     version_ref(base);
     fill_flush_edit(db, &e, log_number);
     pthread_mutex_unlock(&db->mu);
-    int rc = flush_to_version(db, imm, number, &e, base, &next);
-    uint64_t bytes = e.num_new_tables ? e.new_tables[0].size : 0;
-    version_edit_clear(&e);
+    int rc = flush_to_version(db, imm, number, &e, base, push_down, &next);
     pthread_mutex_lock(&db->mu);
     version_unref(base);
     if (rc != STRATA_OK) {
+        version_edit_clear(&e);
         keep_flush_error(db, rc);
         pthread_cond_broadcast(&db->bg_done_cv);
         return;
     }
-    version_unref(db->current); /* base: only the flush changes the version */
+    version_unref(db->current); /* base: only this thread changes the version */
     db->current = next;
     db->imm = NULL;
+    atomic_store_explicit(&db->imm_pending, 0, memory_order_release);
     db->log_number = log_number;
-    db->stats.flushes++;
-    db->stats.flush_bytes += bytes;
-    db->stats.flush_micros += now_micros() - start;
+    account_flush(db, &e, now_micros() - start);
+    version_edit_clear(&e);
     pthread_cond_broadcast(&db->bg_done_cv);
-    uint64_t manifest_number = db->manifest_number;
-    version_ref(next);
     pthread_mutex_unlock(&db->mu);
     memtable_unref(imm);
-    /* Only this thread writes tables, so every table on disk is in next. */
-    db_remove_obsolete_files(db, next, log_number, manifest_number);
-    version_unref(next);
-    info_log_printf(db->info_log, "flushed table %llu (%llu bytes); logs below %llu obsolete",
-                    (unsigned long long)number, (unsigned long long)bytes,
-                    (unsigned long long)log_number);
     pthread_mutex_lock(&db->mu);
+    db_sweep_obsolete_files(db);
 }
 
 static void *bg_main(void *arg)
 {
     strata_db *db = arg;
     pthread_mutex_lock(&db->mu);
-    while (!db->shutting_down) {
-        if (db->imm && db->bg_error == STRATA_OK)
-            flush_imm(db);
+    while (!atomic_load(&db->shutting_down)) {
+        if (db->bg_error != STRATA_OK)
+            pthread_cond_wait(&db->bg_work_cv, &db->mu);
+        else if (db->imm) /* flushes first: writers may be waiting for them */
+            db_flush_imm(db);
+        else if (db_compact_needed(db))
+            db_compact_once(db);
         else
             pthread_cond_wait(&db->bg_work_cv, &db->mu);
     }
@@ -223,6 +241,7 @@ static void *bg_main(void *arg)
 
 int db_bg_start(strata_db *db)
 {
+    db->open_micros = now_micros();
     int err = pthread_create(&db->bg_thread, NULL, bg_main, db);
     if (err)
         return status_set_errno(STRATA_IO_ERROR, err, "starting the background thread of %s", db->path);
@@ -235,8 +254,9 @@ void db_bg_stop(strata_db *db)
     if (!db->bg_started)
         return;
     pthread_mutex_lock(&db->mu);
-    db->shutting_down = 1;
+    atomic_store(&db->shutting_down, 1);
     pthread_cond_broadcast(&db->bg_work_cv);
+    pthread_cond_broadcast(&db->bg_done_cv);
     pthread_mutex_unlock(&db->mu);
     pthread_join(db->bg_thread, NULL);
     db->bg_started = 0;
@@ -266,23 +286,56 @@ static int switch_memtable(strata_db *db)
     db->wal_number = number;
     db->imm = db->mem;
     db->mem = mem;
+    atomic_store_explicit(&db->imm_pending, 1, memory_order_release);
     pthread_cond_signal(&db->bg_work_cv);
     return STRATA_OK;
 }
 
-int db_make_room_for_write(strata_db *db)
+/* Wait on bg_done_cv, adding the time waited to *micros.  (mu) */
+static void wait_for_background(strata_db *db, uint64_t *micros)
 {
+    uint64_t start = now_micros();
+    pthread_cond_wait(&db->bg_done_cv, &db->mu);
+    *micros += now_micros() - start;
+}
+
+/* Level 0 nears the stop trigger: let compaction catch up by delaying this
+ * write by about a millisecond, once, rather than stopping every write
+ * later for as long as a compaction takes. */
+static void slow_down(strata_db *db)
+{
+    uint64_t start = now_micros();
+    db->stats.slowdowns++;
+    pthread_mutex_unlock(&db->mu);
+    struct timespec ms = { 0, 1000 * 1000 };
+    nanosleep(&ms, NULL);
+    pthread_mutex_lock(&db->mu);
+    db->stats.slowdown_micros += now_micros() - start;
+}
+
+int db_make_room_for_write(strata_db *db, int force)
+{
+    int delayed = 0;
     for (;;) {
+        size_t level0 = db->current->count[0];
         if (db->bg_error != STRATA_OK)
             return status_set(db->bg_error, "%s", db->bg_error_msg);
-        if (memtable_data_size(db->mem) < db->options.write_buffer_size)
+        if (atomic_load(&db->shutting_down))
+            return status_set(STRATA_INVALID_ARGUMENT, "the database is being closed");
+        if (!force && !delayed && level0 >= (size_t)db->options.level0_slowdown_trigger) {
+            slow_down(db);
+            delayed = 1;
+        } else if (force ? memtable_count(db->mem) == 0
+                         : memtable_data_size(db->mem) < db->options.write_buffer_size) {
             return STRATA_OK;
-        if (!db->imm)
+        } else if (db->imm) { /* the previous memtable is still being flushed */
+            db->stats.stalls++;
+            wait_for_background(db, &db->stats.stall_micros);
+        } else if (level0 >= (size_t)db->options.level0_stop_trigger) {
+            db->stats.l0_stops++;
+            wait_for_background(db, &db->stats.l0_stop_micros);
+        } else {
             return switch_memtable(db);
-        /* The previous memtable is still being flushed: wait for it. */
-        uint64_t start = now_micros();
-        db->stats.stalls++;
-        pthread_cond_wait(&db->bg_done_cv, &db->mu);
-        db->stats.stall_micros += now_micros() - start;
+        }
     }
 }

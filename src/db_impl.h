@@ -1,8 +1,10 @@
 /*
  * db_impl.h: the database handle behind strata_db, shared by the files that
  * implement it: db_open.c (open, recovery, close, destroy), db_write.c (the
- * write path and group commit), db_read.c (gets and snapshots), db_iter.c
- * (the user-facing iterator) and db_property.c (properties).
+ * write path and group commit), db_flush.c (the background thread, flushes
+ * and write stalls), db_compact.c (compactions), db_files.c (logs and the
+ * obsolete-file sweep), db_read.c (gets and snapshots), db_iter.c (the
+ * user-facing iterator) and db_property.c (properties).
  *
  * Locking: mu protects every field marked (mu).  The current memtable is
  * written only by the group-commit leader, outside mu, while readers read it
@@ -44,12 +46,30 @@ struct writer {
     struct writer *next; /* (mu) */
 };
 
+/* What compaction did to one level (the output level of its compactions). */
+struct level_stats {
+    uint64_t compactions;     /* compactions into this level (trivial moves apart) */
+    uint64_t moves;           /* tables moved into it without rewriting */
+    uint64_t bytes_read_above;/* bytes read from the level above */
+    uint64_t bytes_read_here; /* bytes read from this level */
+    uint64_t bytes_written;   /* bytes written to this level (flushes count at L0..L2) */
+    uint64_t micros;
+};
+
 struct db_stats {             /* (mu) */
     uint64_t flushes;         /* memtables written as tables */
     uint64_t flush_bytes;     /* bytes of the tables written */
     uint64_t flush_micros;
     uint64_t stalls;          /* writes that waited for a flush */
     uint64_t stall_micros;
+    uint64_t l0_stops;        /* writes that waited for level 0 to shrink below the stop trigger */
+    uint64_t l0_stop_micros;
+    uint64_t slowdowns;       /* writes delayed by ~1 ms at the slowdown trigger */
+    uint64_t slowdown_micros;
+    uint64_t compactions;
+    uint64_t compaction_errors;
+    uint64_t bg_busy_micros;  /* time the background thread spent flushing and compacting */
+    struct level_stats level[NUM_LEVELS];
     uint64_t batches;         /* strata_write calls that succeeded */
     uint64_t updates;         /* puts and deletes in them */
     uint64_t user_bytes;      /* key and value bytes in them */
@@ -83,7 +103,16 @@ struct strata_db {
     struct table_cache *table_cache;
     pthread_t bg_thread;
     int bg_started;
-    int shutting_down;              /* (mu) the background thread must stop */
+    uint64_t open_micros;           /* when the database opened (for utilization) */
+    atomic_int shutting_down;       /* the background thread must stop (set under mu) */
+    atomic_int imm_pending;         /* imm waits for a flush: a merge should let it through */
+    int compacting;                 /* (mu) the background thread runs a compaction */
+    struct manual_compaction *manual; /* (mu) a strata_compact_range call's request, or NULL */
+    uint64_t *pending_outputs;      /* (mu) tables being written that no version lists yet */
+    size_t num_pending_outputs, cap_pending_outputs;
+    struct table_meta **obsolete_tables; /* (mu) tables compacted away that old versions may
+                                          * still list; each holds one reference */
+    size_t num_obsolete_tables, cap_obsolete_tables;
     pthread_cond_t bg_work_cv;      /* (mu) the background thread waits for work */
     pthread_cond_t bg_done_cv;      /* (mu) writers wait for a flush to finish */
     struct strata_snapshot snapshots; /* (mu) sentinel of the snapshot list */
@@ -91,6 +120,17 @@ struct strata_db {
     char bg_error_msg[512];         /* (mu) its message */
     struct db_stats stats;          /* (mu) */
     atomic_uint_fast64_t last_sequence;
+};
+
+/* A strata_compact_range request for one level, handed to the background
+ * thread; it sets done (and status) when no table of level overlaps the
+ * range any more.  (mu) */
+struct manual_compaction {
+    int level;
+    struct key_range range;
+    int done;
+    int status;
+    char error[256];
 };
 
 /* Take references on the memtables and the version, and the sequence

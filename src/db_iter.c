@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "src/db_impl.h"
+#include "src/level_iter.h"
 #include "src/merging_iter.h"
 #include "src/status.h"
 
@@ -306,26 +307,34 @@ void strata_iter_free(strata_iter *it)
     free(it);
 }
 
-static int count_tables(const struct version *v)
+/* Level 0's tables may overlap: one iterator each.  Each deeper level is
+ * one sorted run: one level iterator each. */
+static int count_children(const struct version *v)
 {
-    size_t n = 0;
-    for (int level = 0; level < NUM_LEVELS; level++)
-        n += v->count[level];
-    return (int)n;
+    int n = (int)v->count[0];
+    for (int level = 1; level < NUM_LEVELS; level++)
+        n += v->count[level] > 0;
+    return n;
 }
 
-/* An iterator for each table of the version, appended to children[*n]. */
+/* The iterators over the version's tables, appended to children[*n]. */
 static int add_table_iters(strata_db *db, const struct version *v,
                            const struct table_read_options *tro, struct iter **children, int *n)
 {
-    for (int level = 0; level < NUM_LEVELS; level++) {
-        for (size_t i = 0; i < v->count[level]; i++) {
-            const struct table_meta *t = v->tables[level][i];
-            struct iter *it = table_cache_iter(db->table_cache, t->number, t->size, tro);
-            if (!it)
-                return STRATA_NO_MEMORY;
-            children[(*n)++] = it;
-        }
+    for (size_t i = 0; i < v->count[0]; i++) {
+        const struct table_meta *t = v->tables[0][i];
+        int rc = table_cache_iter(db->table_cache, t->number, t->size, tro, &children[*n]);
+        if (rc != STRATA_OK)
+            return rc;
+        (*n)++;
+    }
+    for (int level = 1; level < NUM_LEVELS; level++) {
+        if (v->count[level] == 0)
+            continue;
+        children[*n] = level_iter_new(db->table_cache, v->tables[level], v->count[level], tro);
+        if (!children[*n])
+            return STRATA_NO_MEMORY;
+        (*n)++;
     }
     return STRATA_OK;
 }
@@ -336,7 +345,7 @@ static struct iter *build_internal(strata_db *db, const struct db_read_view *v,
                                    const strata_read_options *ro)
 {
     struct table_read_options tro = { ro ? ro->verify_checksums : 0, ro ? ro->fill_cache : 1 };
-    struct iter **children = malloc((size_t)(2 + count_tables(v->version)) * sizeof *children);
+    struct iter **children = malloc((size_t)(2 + count_children(v->version)) * sizeof *children);
     int n = 0;
     if (!children) {
         status_set(STRATA_NO_MEMORY, "strata_iter_new: out of memory");

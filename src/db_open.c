@@ -274,7 +274,9 @@ static int finish_open(strata_db *db, uint64_t first_live_log)
     rc = flush_recovered(db);
     if (rc != STRATA_OK)
         return rc;
-    db_remove_obsolete_files(db, db->current, db->log_number, db->manifest_number);
+    pthread_mutex_lock(&db->mu);
+    db_sweep_obsolete_files(db);
+    pthread_mutex_unlock(&db->mu);
     return db_bg_start(db);
 }
 
@@ -286,6 +288,10 @@ static void db_free(strata_db *db)
     wal_writer_close(db->wal);
     manifest_close(db->manifest);
     version_unref(db->current);
+    for (size_t i = 0; i < db->num_obsolete_tables; i++)
+        table_meta_unref(db->obsolete_tables[i]);
+    free(db->obsolete_tables);
+    free(db->pending_outputs);
     if (db->mem)
         memtable_unref(db->mem);
     if (db->imm)
@@ -323,6 +329,8 @@ static strata_db *db_alloc(const char *path, const strata_options *opts)
         db->options = *opts;
     else
         options_init_defaults(&db->options);
+    if (db->options.level0_stop_trigger < db->options.level0_slowdown_trigger)
+        db->options.level0_stop_trigger = db->options.level0_slowdown_trigger;
     db->path = strdup(path);
     db->env = env_new();
     db->mem = memtable_new();

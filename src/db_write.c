@@ -53,6 +53,8 @@ static struct writer *build_group(strata_db *db, size_t *group_bytes)
     size_t bytes = first->batch->rep.len;
     size_t max = bytes <= GROUP_SMALL_LEADER ? bytes + GROUP_SMALL_EXTRA : GROUP_MAX_BYTES;
     for (struct writer *w = first->next; w; w = w->next) {
+        if (!w->batch)
+            break; /* a flush request leads on its own */
         if (w->sync && !first->sync)
             break; /* the leader will not sync; a synced writer must wait */
         if (bytes + w->batch->rep.len - BATCH_HEADER_SIZE > max)
@@ -158,7 +160,7 @@ static int lead_group(strata_db *db, struct writer *self)
     strata_batch *batch;
     /* Room first: it may wait for a flush, while more writers queue up
      * behind the leader and join its group. */
-    int rc = db_make_room_for_write(db);
+    int rc = db_make_room_for_write(db, 0);
     struct writer *last = build_group(db, &bytes);
     if (rc == STRATA_OK)
         rc = merge_group(db, last, &batch);
@@ -181,6 +183,19 @@ static int lead_group(strata_db *db, struct writer *self)
     return rc;
 }
 
+/* Queue w and wait until it is done or leads.  1 when it leads.  (mu) */
+static int enqueue(strata_db *db, struct writer *w)
+{
+    if (db->writers_tail)
+        db->writers_tail->next = w;
+    else
+        db->writers_head = w;
+    db->writers_tail = w;
+    while (!w->done && db->writers_head != w)
+        pthread_cond_wait(&w->cv, &db->mu);
+    return !w->done;
+}
+
 static int db_write(strata_db *db, const strata_write_options *wo, strata_batch *batch)
 {
     if (!wo)
@@ -188,20 +203,36 @@ static int db_write(strata_db *db, const strata_write_options *wo, strata_batch 
     struct writer w = { .batch = batch, .sync = wo->sync };
     pthread_cond_init(&w.cv, NULL);
     pthread_mutex_lock(&db->mu);
-    if (db->writers_tail)
-        db->writers_tail->next = &w;
-    else
-        db->writers_head = &w;
-    db->writers_tail = &w;
-    while (!w.done && db->writers_head != &w)
-        pthread_cond_wait(&w.cv, &db->mu);
     int rc;
-    if (w.done) {
+    if (enqueue(db, &w)) {
+        rc = lead_group(db, &w);
+    } else {
         rc = w.status;
         if (rc != STRATA_OK)
             status_set(rc, "%s", w.error);
-    } else {
-        rc = lead_group(db, &w);
+    }
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}
+
+int db_flush_memtable(strata_db *db)
+{
+    /* In the queue like a write, so that no leader is inserting into the
+     * memtable that becomes immutable. */
+    struct writer w = { .batch = NULL };
+    pthread_cond_init(&w.cv, NULL);
+    pthread_mutex_lock(&db->mu);
+    enqueue(db, &w); /* it leads: no group takes a flush request along */
+    int rc = db_make_room_for_write(db, 1);
+    finish_group(db, &w, &w, rc);
+    while (rc == STRATA_OK && db->imm) {
+        if (db->bg_error != STRATA_OK)
+            rc = status_set(db->bg_error, "%s", db->bg_error_msg);
+        else if (atomic_load(&db->shutting_down))
+            rc = status_set(STRATA_INVALID_ARGUMENT, "the database is being closed");
+        else
+            pthread_cond_wait(&db->bg_done_cv, &db->mu);
     }
     pthread_mutex_unlock(&db->mu);
     pthread_cond_destroy(&w.cv);

@@ -19,6 +19,11 @@ void options_init_defaults(struct strata_options *o)
     o->compression = STRATA_COMPRESSION_ZSTD;
     o->compression_level = DEFAULT_COMPRESSION_LEVEL;
     o->max_open_files = DEFAULT_MAX_OPEN_FILES;
+    o->target_file_size = DEFAULT_TARGET_FILE_SIZE;
+    o->max_bytes_for_level_base = DEFAULT_MAX_BYTES_FOR_LEVEL_BASE;
+    o->max_bytes_for_level_multiplier = DEFAULT_LEVEL_MULTIPLIER;
+    o->level0_slowdown_trigger = DEFAULT_LEVEL0_SLOWDOWN_TRIGGER;
+    o->level0_stop_trigger = DEFAULT_LEVEL0_STOP_TRIGGER;
 }
 
 strata_options *strata_options_new(void)
@@ -185,4 +190,37 @@ void strata_read_options_set_upper_bound(strata_read_options *ro, const void *ke
 {
     if (ro)
         set_bound(ro, &ro->upper, &ro->has_upper, key, klen);
+}
+
+void strata_options_set_target_file_size(strata_options *o, size_t bytes)
+{
+    if (o)
+        o->target_file_size = bytes < MIN_TARGET_FILE_SIZE ? MIN_TARGET_FILE_SIZE : bytes;
+}
+
+void strata_options_set_max_bytes_for_level_base(strata_options *o, size_t bytes)
+{
+    if (o)
+        o->max_bytes_for_level_base =
+            bytes < MIN_MAX_BYTES_FOR_LEVEL_BASE ? MIN_MAX_BYTES_FOR_LEVEL_BASE : bytes;
+}
+
+void strata_options_set_max_bytes_for_level_multiplier(strata_options *o, int m)
+{
+    if (o)
+        o->max_bytes_for_level_multiplier = m < MIN_LEVEL_MULTIPLIER   ? MIN_LEVEL_MULTIPLIER
+                                            : m > MAX_LEVEL_MULTIPLIER ? MAX_LEVEL_MULTIPLIER
+                                                                       : m;
+}
+
+void strata_options_set_level0_slowdown_trigger(strata_options *o, int n)
+{
+    if (o)
+        o->level0_slowdown_trigger = n < 1 ? 1 : n;
+}
+
+void strata_options_set_level0_stop_trigger(strata_options *o, int n)
+{
+    if (o)
+        o->level0_stop_trigger = n < 1 ? 1 : n;
 }

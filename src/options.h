@@ -22,6 +22,16 @@ enum {
     DEFAULT_COMPRESSION_LEVEL = 1,
     DEFAULT_MAX_OPEN_FILES = 1000,
     MIN_MAX_OPEN_FILES = 16,
+    DEFAULT_TARGET_FILE_SIZE = 2 << 20,
+    MIN_TARGET_FILE_SIZE = 16 << 10,
+    DEFAULT_MAX_BYTES_FOR_LEVEL_BASE = 10 << 20,
+    MIN_MAX_BYTES_FOR_LEVEL_BASE = 64 << 10,
+    DEFAULT_LEVEL_MULTIPLIER = 10,
+    MIN_LEVEL_MULTIPLIER = 2,
+    MAX_LEVEL_MULTIPLIER = 100,
+    LEVEL0_COMPACTION_TRIGGER = 4,
+    DEFAULT_LEVEL0_SLOWDOWN_TRIGGER = 8,
+    DEFAULT_LEVEL0_STOP_TRIGGER = 12,
 };
 
 struct strata_options {
@@ -35,6 +45,11 @@ struct strata_options {
     int compression;         /* STRATA_COMPRESSION_* */
     int compression_level;
     int max_open_files;
+    size_t target_file_size;
+    size_t max_bytes_for_level_base;
+    int max_bytes_for_level_multiplier;
+    int level0_slowdown_trigger;
+    int level0_stop_trigger; /* >= level0_slowdown_trigger, enforced at open */
 };
 
 struct strata_write_options {

@@ -139,22 +139,25 @@ static const struct iter_ops pinned_iter_ops = {
     pi_next, pi_prev, pi_key, pi_value, pi_status, pi_destroy,
 };
 
-struct iter *table_cache_iter(struct table_cache *tc, uint64_t number, uint64_t file_size,
-                              const struct table_read_options *ro)
+int table_cache_iter(struct table_cache *tc, uint64_t number, uint64_t file_size,
+                     const struct table_read_options *ro, struct iter **out)
 {
     struct cache_handle *h;
-    if (find_table(tc, number, file_size, &h) != STRATA_OK)
-        return NULL;
+    *out = NULL;
+    int rc = find_table(tc, number, file_size, &h);
+    if (rc != STRATA_OK)
+        return rc;
     struct pinned_iter *p = malloc(sizeof *p);
     struct iter *inner = p ? table_iter_new(cache_value(h), ro) : NULL;
     if (!inner) {
         free(p);
         cache_release(tc->tables, h);
-        status_set(STRATA_NO_MEMORY, "out of memory iterating table %llu", (unsigned long long)number);
-        return NULL;
+        return status_set(STRATA_NO_MEMORY, "out of memory iterating table %llu",
+                          (unsigned long long)number);
     }
     *p = (struct pinned_iter){ { &pinned_iter_ops }, inner, tc, h };
-    return &p->base;
+    *out = &p->base;
+    return STRATA_OK;
 }
 
 void table_cache_evict(struct table_cache *tc, uint64_t number)

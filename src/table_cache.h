@@ -27,10 +27,11 @@ void table_cache_free(struct table_cache *tc);
 int table_cache_get(struct table_cache *tc, uint64_t number, uint64_t file_size,
                     const struct table_read_options *ro, struct slice lookup, struct buf *value);
 
-/* An iterator over table number that keeps it pinned until destroyed.
- * NULL on failure (open error or out of memory), with the message set. */
-struct iter *table_cache_iter(struct table_cache *tc, uint64_t number, uint64_t file_size,
-                              const struct table_read_options *ro);
+/* An iterator over table number that keeps it pinned until destroyed, in
+ * *out; on failure (the table does not open, or out of memory) the status
+ * code, with the message set, and *out is NULL. */
+int table_cache_iter(struct table_cache *tc, uint64_t number, uint64_t file_size,
+                     const struct table_read_options *ro, struct iter **out);
 
 /* Close table number if open and unpinned (its file is being deleted). */
 void table_cache_evict(struct table_cache *tc, uint64_t number);

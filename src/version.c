@@ -29,7 +29,12 @@ void version_ref(struct version *v)
     atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
 }
 
-static void table_meta_unref(struct table_meta *t)
+void table_meta_ref(struct table_meta *t)
+{
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void table_meta_unref(struct table_meta *t)
 {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
         return;
@@ -46,6 +51,7 @@ void version_unref(struct version *v)
         for (size_t i = 0; i < v->count[level]; i++)
             table_meta_unref(v->tables[level][i]);
         free(v->tables[level]);
+        buf_free(&v->compact_pointer[level]);
     }
     free(v);
 }
@@ -140,6 +146,21 @@ static int build_level(struct version *v, const struct version *base, const stru
     return STRATA_OK;
 }
 
+/* The edit's pointers replace base's; the others carry over. */
+static int copy_pointers(struct version *v, const struct version *base,
+                         const struct version_edit *e)
+{
+    for (int level = 0; level < NUM_LEVELS; level++) {
+        const struct buf *from = &base->compact_pointer[level];
+        for (size_t i = 0; i < e->num_pointers; i++)
+            if (e->pointers[i].level == level)
+                from = &e->pointers[i].key;
+        if (buf_append(&v->compact_pointer[level], from->data, from->len) != STRATA_OK)
+            return status_set(STRATA_NO_MEMORY, "out of memory building a version");
+    }
+    return STRATA_OK;
+}
+
 int version_apply(const struct version *base, const struct version_edit *edit,
                   const char *origin, struct version **out)
 {
@@ -152,6 +173,8 @@ int version_apply(const struct version *base, const struct version_edit *edit,
         return STRATA_NO_MEMORY;
     for (int level = 0; level < NUM_LEVELS && rc == STRATA_OK; level++)
         rc = build_level(v, base, edit, level);
+    if (rc == STRATA_OK)
+        rc = copy_pointers(v, base, edit);
     if (rc != STRATA_OK) {
         version_unref(v);
         return rc;
@@ -163,6 +186,9 @@ int version_apply(const struct version *base, const struct version_edit *edit,
 int version_snapshot(const struct version *v, struct version_edit *edit)
 {
     for (int level = 0; level < NUM_LEVELS; level++) {
+        const struct buf *p = &v->compact_pointer[level];
+        if (p->len > 0 && version_edit_set_pointer(edit, level, buf_slice(p)) != STRATA_OK)
+            return STRATA_NO_MEMORY;
         for (size_t i = 0; i < v->count[level]; i++) {
             const struct table_meta *t = v->tables[level][i];
             int rc = version_edit_add_table(edit, level, t->number, t->size, buf_slice(&t->smallest),
@@ -180,4 +206,98 @@ uint64_t version_level_bytes(const struct version *v, int level)
     for (size_t i = 0; i < v->count[level]; i++)
         total += v->tables[level][i]->size;
     return total;
+}
+
+uint64_t tables_bytes(struct table_meta *const *tables, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += tables[i]->size;
+    return total;
+}
+
+static struct slice smallest_user_key(const struct table_meta *t)
+{
+    return internal_key_user_key(buf_slice(&t->smallest));
+}
+
+static struct slice largest_user_key(const struct table_meta *t)
+{
+    return internal_key_user_key(buf_slice(&t->largest));
+}
+
+int table_overlaps(const struct table_meta *t, const struct key_range *r)
+{
+    if (r->smallest.data && slice_compare(largest_user_key(t), r->smallest) < 0)
+        return 0;
+    if (r->largest.data && slice_compare(smallest_user_key(t), r->largest) > 0)
+        return 0;
+    return 1;
+}
+
+int version_level_overlaps(const struct version *v, int level, const struct key_range *r)
+{
+    for (size_t i = 0; i < v->count[level]; i++)
+        if (table_overlaps(v->tables[level][i], r))
+            return 1;
+    return 0;
+}
+
+struct key_range tables_range(struct table_meta *const *tables, size_t n)
+{
+    struct key_range r = { smallest_user_key(tables[0]), largest_user_key(tables[0]) };
+    for (size_t i = 1; i < n; i++) {
+        if (slice_compare(smallest_user_key(tables[i]), r.smallest) < 0)
+            r.smallest = smallest_user_key(tables[i]);
+        if (slice_compare(largest_user_key(tables[i]), r.largest) > 0)
+            r.largest = largest_user_key(tables[i]);
+    }
+    return r;
+}
+
+/* Widen r to t's range where t reaches past it; 1 when r grew. */
+static int widen(struct key_range *r, const struct table_meta *t)
+{
+    int grew = 0;
+    if (r->smallest.data && slice_compare(smallest_user_key(t), r->smallest) < 0) {
+        r->smallest = smallest_user_key(t);
+        grew = 1;
+    }
+    if (r->largest.data && slice_compare(largest_user_key(t), r->largest) > 0) {
+        r->largest = largest_user_key(t);
+        grew = 1;
+    }
+    return grew;
+}
+
+int version_overlapping(const struct version *v, int level, const struct key_range *range,
+                        struct table_meta ***out, size_t *n)
+{
+    struct key_range r = *range;
+    *out = NULL;
+    *n = 0;
+    if (v->count[level] == 0)
+        return STRATA_OK;
+    struct table_meta **list = malloc(v->count[level] * sizeof *list);
+    if (!list)
+        return status_set(STRATA_NO_MEMORY, "out of memory listing overlapping tables");
+    int grew;
+    do { /* at level 0, until the range stops growing */
+        grew = 0;
+        *n = 0;
+        for (size_t i = 0; i < v->count[level]; i++) {
+            struct table_meta *t = v->tables[level][i];
+            if (!table_overlaps(t, &r))
+                continue;
+            list[(*n)++] = t;
+            if (level == 0)
+                grew |= widen(&r, t);
+        }
+    } while (grew);
+    if (*n == 0) {
+        free(list);
+        list = NULL;
+    }
+    *out = list;
+    return STRATA_OK;
 }

@@ -11,7 +11,14 @@
  *
  * Order within a level: level 0 newest table first (highest file number),
  * since its tables may overlap and the newest must be read first; the
- * other levels by smallest key (their tables do not overlap).
+ * other levels by smallest key (their tables do not overlap, not even in
+ * one user key: compaction never splits a user key's entries between two
+ * tables of a level).
+ *
+ * A version also carries the compaction pointers: per level, the largest
+ * internal key of that level's last compaction input (empty: none yet), so
+ * that the next compaction of the level starts after it and every table of
+ * a level takes its turn (round-robin).
  */
 #ifndef STRATA_VERSION_H
 #define STRATA_VERSION_H
@@ -33,12 +40,21 @@ struct version {
     atomic_int refs;
     struct table_meta **tables[NUM_LEVELS];
     size_t count[NUM_LEVELS];
+    struct buf compact_pointer[NUM_LEVELS];
+};
+
+/* A user key range; an empty slice with NULL data is an open bound. */
+struct key_range {
+    struct slice smallest, largest; /* user keys */
 };
 
 /* An empty version with one reference, or NULL when out of memory. */
 struct version *version_new(void);
 void version_ref(struct version *v);
 void version_unref(struct version *v);
+void table_meta_ref(struct table_meta *t);
+/* Frees t with its last reference. */
+void table_meta_unref(struct table_meta *t);
 
 /* A new version (one reference): base with edit's tables removed and added.
  * Removing a table base does not hold, or adding one it already holds, is
@@ -50,5 +66,24 @@ int version_apply(const struct version *base, const struct version_edit *edit,
 int version_snapshot(const struct version *v, struct version_edit *edit);
 
 uint64_t version_level_bytes(const struct version *v, int level);
+
+/* Whether table t's user key range and r meet. */
+int table_overlaps(const struct table_meta *t, const struct key_range *r);
+
+/* The tables of level that overlap r, in level order, in a new array *out
+ * (free it; *out is NULL when *n is 0).  At level 0 the range grows to
+ * every table that overlaps a table found, as their keys may interleave
+ * (LevelDB does the same): a compaction must take all of them or none.
+ * STRATA_OK or STRATA_NO_MEMORY. */
+int version_overlapping(const struct version *v, int level, const struct key_range *r,
+                        struct table_meta ***out, size_t *n);
+
+/* Whether any table of level overlaps r. */
+int version_level_overlaps(const struct version *v, int level, const struct key_range *r);
+
+/* The user key range covered by tables (n > 0). */
+struct key_range tables_range(struct table_meta *const *tables, size_t n);
+
+uint64_t tables_bytes(struct table_meta *const *tables, size_t n);
 
 #endif

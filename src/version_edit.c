@@ -12,6 +12,7 @@ enum edit_tag {
     TAG_LOG_NUMBER = 2,
     TAG_NEXT_FILE_NUMBER = 3,
     TAG_LAST_SEQUENCE = 4,
+    TAG_COMPACTION_POINTER = 5,
     TAG_DELETED_TABLE = 6,
     TAG_NEW_TABLE = 7,
 };
@@ -53,8 +54,20 @@ int version_edit_delete_table(struct version_edit *e, int level, uint64_t number
     return STRATA_OK;
 }
 
+int version_edit_set_pointer(struct version_edit *e, int level, struct slice key)
+{
+    struct edit_pointer *p = grow_one((void **)&e->pointers, &e->num_pointers, sizeof *p);
+    if (!p)
+        return status_set(STRATA_NO_MEMORY, "out of memory recording a compaction pointer");
+    p->level = level;
+    return buf_append(&p->key, key.data, key.len);
+}
+
 void version_edit_clear(struct version_edit *e)
 {
+    for (size_t i = 0; i < e->num_pointers; i++)
+        buf_free(&e->pointers[i].key);
+    free(e->pointers);
     for (size_t i = 0; i < e->num_new_tables; i++) {
         buf_free(&e->new_tables[i].smallest);
         buf_free(&e->new_tables[i].largest);
@@ -67,6 +80,13 @@ void version_edit_clear(struct version_edit *e)
 static int encode_tables(const struct version_edit *e, struct buf *out)
 {
     int rc = STRATA_OK;
+    for (size_t i = 0; i < e->num_pointers && rc == STRATA_OK; i++) {
+        rc = buf_put_varint32(out, TAG_COMPACTION_POINTER);
+        if (rc == STRATA_OK)
+            rc = buf_put_varint32(out, (uint32_t)e->pointers[i].level);
+        if (rc == STRATA_OK)
+            rc = buf_put_length_prefixed(out, buf_slice(&e->pointers[i].key));
+    }
     for (size_t i = 0; i < e->num_deleted && rc == STRATA_OK; i++) {
         rc = buf_put_varint32(out, TAG_DELETED_TABLE);
         if (rc == STRATA_OK)
@@ -158,6 +178,18 @@ static const char *decode_deleted(struct version_edit *e, const char *p, const c
     return *rc == STRATA_OK ? p : NULL;
 }
 
+static const char *decode_pointer(struct version_edit *e, const char *p, const char *limit,
+                                  int *rc)
+{
+    int level;
+    struct slice key;
+    if (!(p = decode_level(p, limit, &level)) || !(p = decode_length_prefixed(p, limit, &key)) ||
+        key.len < 8)
+        return NULL;
+    *rc = version_edit_set_pointer(e, level, key);
+    return *rc == STRATA_OK ? p : NULL;
+}
+
 static int decode_fields(struct version_edit *e, struct slice in, const char *origin,
                          uint64_t offset)
 {
@@ -177,6 +209,11 @@ static int decode_fields(struct version_edit *e, struct slice in, const char *or
         case TAG_DELETED_TABLE:
             if (!(p = decode_deleted(e, p, limit, &rc)))
                 return rc == STRATA_CORRUPTION ? edit_damage(origin, offset, "bad deleted table") : rc;
+            continue;
+        case TAG_COMPACTION_POINTER:
+            if (!(p = decode_pointer(e, p, limit, &rc)))
+                return rc == STRATA_CORRUPTION ? edit_damage(origin, offset, "bad compaction pointer")
+                                               : rc;
             continue;
         case TAG_COMPARATOR: {
             struct slice name;

@@ -7,6 +7,8 @@
  *     2 log number          varint64: logs numbered below it are obsolete
  *     3 next file number    varint64
  *     4 last sequence       varint64
+ *     5 compaction pointer  varint32 level | internal key (varint32 length | bytes):
+ *                           the next compaction of that level starts after it
  *     6 deleted table       varint32 level | varint64 file number
  *     7 new table           varint32 level | varint64 file number |
  *                           varint64 file size | smallest internal key |
@@ -36,6 +38,13 @@ struct edit_deleted {
     uint64_t number;
 };
 
+/* Where the next compaction of a level starts (the largest key of the
+ * level's last compaction input).  The key is owned by the edit. */
+struct edit_pointer {
+    int level;
+    struct buf key; /* internal key */
+};
+
 struct version_edit {
     int has_comparator;
     char comparator[VERSION_EDIT_MAX_COMPARATOR + 1];
@@ -49,12 +58,16 @@ struct version_edit {
     size_t num_new_tables;
     struct edit_deleted *deleted;
     size_t num_deleted;
+    struct edit_pointer *pointers;
+    size_t num_pointers;
 };
 
 /* Record a new table (the keys are copied); STRATA_OK or STRATA_NO_MEMORY. */
 int version_edit_add_table(struct version_edit *e, int level, uint64_t number, uint64_t size,
                            struct slice smallest, struct slice largest);
 int version_edit_delete_table(struct version_edit *e, int level, uint64_t number);
+/* Record a compaction pointer (the key is copied). */
+int version_edit_set_pointer(struct version_edit *e, int level, struct slice key);
 /* Free what the edit owns; the edit is then empty (zeroed). */
 void version_edit_clear(struct version_edit *e);
 

@@ -246,6 +246,9 @@ static void print_edit_text(struct dump_ctx *c, uint64_t offset, const struct ve
         fprintf(c->out, "  next file number %" PRIu64 "\n", e->next_file_number);
     if (e->has_last_sequence)
         fprintf(c->out, "  last sequence %" PRIu64 "\n", e->last_sequence);
+    for (size_t i = 0; i < e->num_pointers; i++)
+        fprintf(c->out, "  compaction pointer: level %d, %s\n", e->pointers[i].level,
+                dump_ikey_text(c, buf_slice(&e->pointers[i].key), a, sizeof a));
     for (size_t i = 0; i < e->num_deleted; i++)
         fprintf(c->out, "  deleted table: level %d, #%06" PRIu64 "\n", e->deleted[i].level,
                 e->deleted[i].number);
@@ -260,6 +263,16 @@ static void print_edit_text(struct dump_ctx *c, uint64_t offset, const struct ve
 
 static void print_edit_tables_json(struct dump_ctx *c, const struct version_edit *e)
 {
+    json_key(&c->json, "compaction_pointers");
+    json_begin(&c->json, '[');
+    for (size_t i = 0; i < e->num_pointers; i++) {
+        json_begin(&c->json, '{');
+        json_kv_u64(&c->json, "level", (uint64_t)e->pointers[i].level);
+        json_key(&c->json, "key");
+        dump_json_ikey(c, buf_slice(&e->pointers[i].key));
+        json_end(&c->json, '}');
+    }
+    json_end(&c->json, ']');
     json_key(&c->json, "deleted_tables");
     json_begin(&c->json, '[');
     for (size_t i = 0; i < e->num_deleted; i++) {
