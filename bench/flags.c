@@ -16,7 +16,7 @@ const char *const BENCH_COMPARE_SUITE =
     "fillseq,fillrandom,overwrite,readrandom,readseq,readreverse,readmissing,seekrandom,"
     "deleterandom,fillsync";
 
-enum flag_type { F_U64, F_INT, F_SIZE, F_DOUBLE, F_STR, F_BOOL, F_COMPRESSION };
+enum flag_type { F_U64, F_INT, F_SINT, F_SIZE, F_DOUBLE, F_STR, F_BOOL, F_COMPRESSION };
 
 struct flag {
     const char *name;
@@ -39,7 +39,7 @@ static const struct flag flags[] = {
     {"cache_size", F_SIZE, AT(settings.cache_size), "block cache bytes"},
     {"bloom_bits", F_INT, AT(settings.bloom_bits), "bloom filter bits per key (0: none)"},
     {"compression", F_COMPRESSION, AT(settings.compression), "none|snappy|zstd|lz4"},
-    {"compression_level", F_INT, AT(settings.compression_level), "compression level"},
+    {"compression_level", F_SINT, AT(settings.compression_level), "compression level"},
     {"open_files", F_INT, AT(settings.max_open_files), "table files kept open"},
     {"sync", F_BOOL, AT(sync), "sync every write (fillsync always does)"},
     {"db", F_STR, AT(db), "database directory (default: a fresh one under $TMPDIR, removed after)"},
@@ -64,7 +64,7 @@ static void set_defaults(bench_config *c)
     c->settings.cache_size = 8 << 20;
     c->settings.bloom_bits = 10;
     c->settings.compression = BENCH_COMPRESSION_ZSTD;
-    c->settings.compression_level = 1; /* strata's default, zstd's fastest */
+    c->settings.compression_level = -1; /* strata's default */
     c->settings.max_open_files = 1000;
     c->settings.background_threads = 1;
     c->seed = 301;
@@ -87,6 +87,7 @@ static void default_text(const struct flag *f, char *out, size_t len)
     case F_U64: snprintf(out, len, "%llu", (unsigned long long)*(const uint64_t *)p); break;
     case F_SIZE: snprintf(out, len, "%zu", *(const size_t *)p); break;
     case F_INT:
+    case F_SINT:
     case F_BOOL: snprintf(out, len, "%d", *(const int *)p); break;
     case F_DOUBLE: snprintf(out, len, "%g", *(const double *)p); break;
     case F_STR: snprintf(out, len, "%s", *(const char *const *)p ? *(const char *const *)p : "-"); break;
@@ -143,6 +144,11 @@ static int set_flag(bench_config *c, const struct flag *f, const char *value)
         if (parse_u64(value, &u))
             return -1;
         *(size_t *)p = (size_t)u;
+        return 0;
+    case F_SINT: /* zstd's fast compression levels are negative */
+        if (parse_u64(value[0] == '-' ? value + 1 : value, &u) || u > 1000000000)
+            return -1;
+        *(int *)p = value[0] == '-' ? -(int)u : (int)u;
         return 0;
     case F_INT:
     case F_BOOL:

@@ -9,6 +9,9 @@
  * table after the level's compaction pointer is taken, so that successive
  * compactions walk the key space round-robin and every table's keys move
  * down in turn.  The bottom level has no score: nothing is below it.
+ *
+ * One exception: once level 0 reaches the slowdown trigger, writes are
+ * being delayed, and level 0 goes first whatever the other scores say.
  */
 #ifndef STRATA_PICKER_H
 #define STRATA_PICKER_H
@@ -23,6 +26,7 @@ struct compaction_config {
     uint64_t max_bytes_for_level_base; /* level 1's target */
     int level_multiplier;              /* each next level's target is this many times larger */
     int level0_trigger;                /* level 0 scores 1 at this many tables */
+    int level0_slowdown;               /* from this many, level 0 goes first */
 };
 
 /* The byte target of level (1 to NUM_LEVELS - 1). */

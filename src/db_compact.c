@@ -49,6 +49,7 @@ struct compaction_config db_compaction_config(const strata_db *db)
         .max_bytes_for_level_base = o->max_bytes_for_level_base,
         .level_multiplier = o->max_bytes_for_level_multiplier,
         .level0_trigger = trigger,
+        .level0_slowdown = o->level0_slowdown_trigger,
     };
     return cfg;
 }
@@ -70,9 +71,7 @@ int db_level_for_flush(strata_db *db, const struct version *v, const struct key_
 {
     struct compaction_config cfg = db_compaction_config(db);
     int level = 0;
-    /* During a compaction its outputs are not in v yet: a table pushed
-     * down could land where they will. */
-    if (db->compacting || version_level_overlaps(v, 0, r))
+    if (version_level_overlaps(v, 0, r))
         return 0;
     while (level < MAX_FLUSH_LEVEL && !version_level_overlaps(v, level + 1, r)) {
         if (level + 2 < NUM_LEVELS) {
@@ -204,7 +203,7 @@ static int run_merge(strata_db *db, struct compaction *c)
         .env = db->env,
         .dir = db->path,
         .table_cache = db->table_cache,
-        .builder = db_table_builder_options(&db->options),
+        .builder = db_table_builder_options(&db->options, c->level + 1),
         .new_output = new_output,
         .between = between_entries,
         .arg = db,

@@ -22,7 +22,10 @@ void db_compact_once(strata_db *db);
 
 /* The level a flushed table of range r goes to: level 0, or as deep as
  * level 2 when nothing overlaps it there, so that keys written in order
- * skip compactions that would only move them.  (mu) */
+ * skip compactions that would only move them.  Not while a compaction runs:
+ * its outputs are not in v yet, and a table pushed down could land where
+ * they will (the caller checks db->compacting under mu).  (mu not needed:
+ * reads the options and v) */
 int db_level_for_flush(strata_db *db, const struct version *v, const struct key_range *r);
 
 #endif

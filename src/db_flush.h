@@ -41,8 +41,8 @@ int db_flush_memtable(strata_db *db);
  * background error.  (mu held, released during I/O; background thread) */
 void db_flush_imm(strata_db *db);
 
-/* The table builder's settings from the database's options. */
-struct table_builder_options db_table_builder_options(const struct strata_options *o);
+/* The settings of a table builder writing a table for level. */
+struct table_builder_options db_table_builder_options(const struct strata_options *o, int level);
 
 /* Write mem to a new level-0 table and record it with edit's other fields
  * in the MANIFEST (used by recovery, before the thread runs).  An empty

@@ -20,8 +20,34 @@ Test(options, defaults_are_documented_values)
     cr_assert_eq(o->block_cache_size, 8u << 20);
     cr_assert_eq(o->bloom_bits_per_key, 10);
     cr_assert_eq(o->compression, STRATA_COMPRESSION_ZSTD);
-    cr_assert_eq(o->compression_level, 1);
+    cr_assert_eq(o->compression_level, -1);
     cr_assert_eq(o->max_open_files, 1000);
+    cr_assert_eq(o->target_file_size, 2u << 20);
+    cr_assert_eq(o->max_bytes_for_level_base, 10u << 20);
+    cr_assert_eq(o->max_bytes_for_level_multiplier, 10);
+    cr_assert_eq(o->level0_slowdown_trigger, 8);
+    cr_assert_eq(o->level0_stop_trigger, 12);
+    strata_options_free(o);
+}
+
+Test(options, tree_shape_setters_clamp)
+{
+    strata_options *o = strata_options_new();
+    strata_options_set_target_file_size(o, 1);
+    cr_assert_eq(o->target_file_size, 16u << 10);
+    strata_options_set_max_bytes_for_level_base(o, 5);
+    cr_assert_eq(o->max_bytes_for_level_base, 64u << 10);
+    strata_options_set_max_bytes_for_level_multiplier(o, 1);
+    cr_assert_eq(o->max_bytes_for_level_multiplier, 2);
+    strata_options_set_max_bytes_for_level_multiplier(o, 1000);
+    cr_assert_eq(o->max_bytes_for_level_multiplier, 100);
+    strata_options_set_level0_slowdown_trigger(o, 0);
+    cr_assert_eq(o->level0_slowdown_trigger, 1);
+    strata_options_set_level0_stop_trigger(o, -5);
+    cr_assert_eq(o->level0_stop_trigger, 1);
+    /* NULL options are ignored, not a crash. */
+    strata_options_set_target_file_size(NULL, 1);
+    strata_options_set_level0_stop_trigger(NULL, 1);
     strata_options_free(o);
 }
 
