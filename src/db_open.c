@@ -338,9 +338,13 @@ static strata_db *db_alloc(const char *path, const strata_options *opts)
     /* 16 shards: readers of different blocks rarely share a lock. */
     if (db->options.block_cache_size > 0)
         db->block_cache = cache_new(db->options.block_cache_size, 4);
+    struct table_open_options to = {
+        .block_cache = db->block_cache,
+        .paranoid_checks = db->options.paranoid_checks,
+        .mmap_reads = db->options.mmap_reads,
+    };
     if (db->path && db->env)
-        db->table_cache = table_cache_new(db->env, db->path, db->options.max_open_files,
-                                          db->block_cache, db->options.paranoid_checks);
+        db->table_cache = table_cache_new(db->env, db->path, db->options.max_open_files, &to);
     if (!db->path || !db->env || !db->mem || !db->group_batch || !db->table_cache ||
         (db->options.block_cache_size > 0 && !db->block_cache)) {
         db_free(db);

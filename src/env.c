@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -399,4 +400,30 @@ int env_read_file(struct env *env, const char *path, char **data, size_t *n)
     *data = p;
     *n = got;
     return STRATA_OK;
+}
+
+/* ---- read-only mappings ---------------------------------------------------- */
+
+int env_map_readonly(struct env_file *f, uint64_t size, const char **map)
+{
+    *map = NULL;
+    int err = env_tick(f->env, ENV_OP_READ);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "map %llu bytes of %s (injected)",
+                                (unsigned long long)size, f->path);
+    if (size == 0 || size > SIZE_MAX)
+        return status_set(STRATA_INVALID_ARGUMENT, "cannot map %llu bytes of %s",
+                          (unsigned long long)size, f->path);
+    void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED)
+        return status_set_errno(status_from_errno(errno), errno, "map %llu bytes of %s",
+                                (unsigned long long)size, f->path);
+    *map = p;
+    return STRATA_OK;
+}
+
+void env_unmap_readonly(const char *map, uint64_t size)
+{
+    if (map)
+        munmap((void *)map, (size_t)size);
 }

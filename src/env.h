@@ -91,4 +91,15 @@ int env_write_file_atomic(struct env *env, const char *dir, const char *name,
 /* Read a whole (small) file into a new malloc'ed buffer. */
 int env_read_file(struct env *env, const char *path, char **data, size_t *n);
 
+/* Map the first size bytes of f (which holds at least that many) read-only
+ * and shared, for reads without a system call each.  A READ operation.
+ * The mapping stays valid after f is closed, until env_unmap_readonly.
+ * The price of reading through it: a file shortened behind the mapping's
+ * back, or a disk error while a page is read in, kills the process with
+ * SIGBUS where pread would have returned an error; only immutable files
+ * (tables) are mapped.  *map is NULL on failure. */
+int env_map_readonly(struct env_file *f, uint64_t size, const char **map);
+/* NULL allowed. */
+void env_unmap_readonly(const char *map, uint64_t size);
+
 #endif

@@ -19,6 +19,7 @@ void options_init_defaults(struct strata_options *o)
     o->compression = STRATA_COMPRESSION_ZSTD;
     o->compression_level = DEFAULT_COMPRESSION_LEVEL;
     o->max_open_files = DEFAULT_MAX_OPEN_FILES;
+    o->mmap_reads = sizeof(void *) >= 8; /* 32-bit address space is too small to map tables */
     o->target_file_size = DEFAULT_TARGET_FILE_SIZE;
     o->max_bytes_for_level_base = DEFAULT_MAX_BYTES_FOR_LEVEL_BASE;
     o->max_bytes_for_level_multiplier = DEFAULT_LEVEL_MULTIPLIER;
@@ -223,4 +224,10 @@ void strata_options_set_level0_stop_trigger(strata_options *o, int n)
 {
     if (o)
         o->level0_stop_trigger = n < 1 ? 1 : n;
+}
+
+void strata_options_set_mmap_reads(strata_options *o, int on)
+{
+    if (o)
+        o->mmap_reads = on != 0;
 }

@@ -45,6 +45,7 @@ struct strata_options {
     int compression;         /* STRATA_COMPRESSION_* */
     int compression_level;
     int max_open_files;
+    int mmap_reads;
     size_t target_file_size;
     size_t max_bytes_for_level_base;
     int max_bytes_for_level_multiplier;

@@ -22,7 +22,7 @@ struct table_cache {
 };
 
 struct table_cache *table_cache_new(struct env *env, const char *dir, int max_open_files,
-                                    struct cache *block_cache, int paranoid_checks)
+                                    const struct table_open_options *o)
 {
     struct table_cache *tc = calloc(1, sizeof *tc);
     if (tc) {
@@ -33,8 +33,7 @@ struct table_cache *table_cache_new(struct env *env, const char *dir, int max_op
          * tables per shard so max_open_files stays close to the truth. */
         int shard_bits = max_open_files >= 1024 ? 4 : max_open_files >= 256 ? 2 : 0;
         tc->tables = cache_new((size_t)max_open_files, shard_bits);
-        tc->open_options.block_cache = block_cache;
-        tc->open_options.paranoid_checks = paranoid_checks;
+        tc->open_options = *o;
     }
     if (!tc || !tc->dir || !tc->tables) {
         table_cache_free(tc);

@@ -18,9 +18,9 @@
 
 struct table_cache;
 
-/* NULL when out of memory.  block_cache may be NULL. */
+/* NULL when out of memory.  Tables open with o (copied). */
 struct table_cache *table_cache_new(struct env *env, const char *dir, int max_open_files,
-                                    struct cache *block_cache, int paranoid_checks);
+                                    const struct table_open_options *o);
 void table_cache_free(struct table_cache *tc);
 
 /* table_get on table number (of file_size bytes), opening it if needed. */

@@ -179,20 +179,20 @@ static ZSTD_DCtx *dctx_for_thread(void)
 
 /* ---- block reads ------------------------------------------------------------------------ */
 
-static int block_corrupt(const char *what, const struct block_handle *h, struct env_file *file)
+static int block_corrupt(const char *what, const struct block_handle *h, const char *path)
 {
     return status_set(STRATA_CORRUPTION, "%s at offset %llu of %s", what,
-                      (unsigned long long)h->offset, env_file_path(file));
+                      (unsigned long long)h->offset, path);
 }
 
 /* Decompress the zstd frame src into a new malloc'ed buffer. */
-static int block_uncompress_zstd(struct slice src, const struct block_handle *h,
-                                 struct env_file *file, struct slice *out)
+static int block_uncompress_zstd(struct slice src, const struct block_handle *h, const char *path,
+                                 struct slice *out)
 {
     unsigned long long n = ZSTD_getFrameContentSize(src.data, src.len);
     if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR ||
         n > BLOCK_MAX_DECOMPRESSED_SIZE)
-        return block_corrupt("bad zstd frame header in block", h, file);
+        return block_corrupt("bad zstd frame header in block", h, path);
     /* malloc(0) may return NULL: ask for at least a byte. */
     char *dst = malloc(n ? (size_t)n : 1);
     if (dst == NULL)
@@ -202,17 +202,51 @@ static int block_uncompress_zstd(struct slice src, const struct block_handle *h,
                    : ZSTD_decompress(dst, (size_t)n, src.data, src.len);
     if (ZSTD_isError(got) || got != n) {
         free(dst);
-        return block_corrupt("zstd decompression failed in block", h, file);
+        return block_corrupt("zstd decompression failed in block", h, path);
     }
     *out = slice_make(dst, (size_t)n);
     return STRATA_OK;
+}
+
+/* Check the trailer of the stored block at raw (h->size bytes, then the
+ * trailer) and decode it: *contents is raw itself for a raw block
+ * (*copied = 0), else a new buffer (*copied = 1). */
+static int block_decode(const char *raw, const struct block_handle *h, int verify, const char *path,
+                        struct slice *contents, int *copied)
+{
+    size_t size = (size_t)h->size;
+    unsigned type = (unsigned char)raw[size];
+    *copied = 0;
+    if (verify && checksum32(raw, size, type) != decode_fixed32(raw + size + 1))
+        return block_corrupt("checksum mismatch in block", h, path);
+    switch (type) {
+    case STRATA_COMPRESSION_NONE:
+        *contents = slice_make(raw, size);
+        return STRATA_OK;
+    case STRATA_COMPRESSION_ZSTD:
+        *copied = 1;
+        return block_uncompress_zstd(slice_make(raw, size), h, path, contents);
+    default:
+        return status_set(STRATA_CORRUPTION, "unknown block type %u in block at offset %llu of %s",
+                          type, (unsigned long long)h->offset, path);
+    }
+}
+
+int block_read_mapped(const char *map, uint64_t map_size, const char *path,
+                      const struct block_handle *h, int verify, struct slice *contents,
+                      int *copied)
+{
+    if (h->size > map_size || map_size - h->size < BLOCK_TRAILER_SIZE ||
+        h->offset > map_size - h->size - BLOCK_TRAILER_SIZE)
+        return block_corrupt("truncated block", h, path);
+    return block_decode(map + h->offset, h, verify, path, contents, copied);
 }
 
 int block_read(struct env_file *file, const struct block_handle *h, int verify,
                struct slice *contents)
 {
     if (h->size > SIZE_MAX - BLOCK_TRAILER_SIZE || h->offset > UINT64_MAX - h->size)
-        return block_corrupt("impossible size of block", h, file);
+        return block_corrupt("impossible size of block", h, env_file_path(file));
     size_t n = (size_t)h->size + BLOCK_TRAILER_SIZE;
     char *raw = malloc(n);
     if (raw == NULL)
@@ -220,29 +254,14 @@ int block_read(struct env_file *file, const struct block_handle *h, int verify,
     size_t got;
     int rc = env_read_at(file, h->offset, raw, n, &got);
     if (rc == STRATA_OK && got < n)
-        rc = block_corrupt("truncated block", h, file);
+        rc = block_corrupt("truncated block", h, env_file_path(file));
     if (rc != STRATA_OK) {
         free(raw);
         return rc;
     }
-    size_t size = (size_t)h->size;
-    unsigned type = (unsigned char)raw[size];
-    if (verify && checksum32(raw, size, type) != decode_fixed32(raw + size + 1)) {
-        free(raw);
-        return block_corrupt("checksum mismatch in block", h, file);
-    }
-    switch (type) {
-    case STRATA_COMPRESSION_NONE:
-        /* The trailer stays behind the contents as slack: no copy. */
-        *contents = slice_make(raw, size);
-        return STRATA_OK;
-    case STRATA_COMPRESSION_ZSTD:
-        rc = block_uncompress_zstd(slice_make(raw, size), h, file, contents);
-        free(raw);
-        return rc;
-    default:
-        free(raw);
-        return status_set(STRATA_CORRUPTION, "unknown block type %u in block at offset %llu of %s",
-                          type, (unsigned long long)h->offset, env_file_path(file));
-    }
+    int copied;
+    rc = block_decode(raw, h, verify, env_file_path(file), contents, &copied);
+    if (rc != STRATA_OK || copied)
+        free(raw); /* a raw block keeps its buffer: the trailer stays behind as slack */
+    return rc;
 }

@@ -87,4 +87,12 @@ void block_compressor_free(struct block_compressor *c);
 int block_read(struct env_file *file, const struct block_handle *h, int verify,
                struct slice *contents);
 
+/* The same from map, the whole file (map_size bytes) mapped in memory, so
+ * that no system call is made: a raw block's contents point into map
+ * (*copied = 0), a compressed one is decompressed into a new malloc'ed
+ * buffer (*copied = 1).  path names the file in messages. */
+int block_read_mapped(const char *map, uint64_t map_size, const char *path,
+                      const struct block_handle *h, int verify, struct slice *contents,
+                      int *copied);
+
 #endif

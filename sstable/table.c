@@ -34,6 +34,7 @@ struct table {
     struct env_file *file;
     const char *name;          /* the file's path, for messages */
     uint64_t file_size;
+    const char *map;           /* the whole file mapped, or NULL: read with pread */
     struct block_handle metaindex;
     struct block *index;
     char *filter;              /* NULL: no filter */
@@ -61,18 +62,25 @@ static int table_check_handle(const struct table *t, const struct block_handle *
                       (unsigned long long)limit, t->name);
 }
 
-/* Read and open the block at h (checked against limit). */
+/* Read and open the block at h (checked against limit).  *in_map is set
+ * when the block's contents are the mapped file's own bytes (a raw block
+ * of a mapped table): such a block must not outlive the table. */
 static int table_read_block(const struct table *t, const struct block_handle *h, uint64_t limit,
-                            const char *what, int verify, struct block **out)
+                            const char *what, int verify, struct block **out, int *in_map)
 {
     int rc = table_check_handle(t, h, limit, what);
     struct slice contents;
-    if (rc == STRATA_OK)
+    int owned = 1;
+    if (rc == STRATA_OK && t->map)
+        rc = block_read_mapped(t->map, t->file_size, t->name, h, verify, &contents, &owned);
+    else if (rc == STRATA_OK)
         rc = block_read(t->file, h, verify, &contents);
     if (rc != STRATA_OK)
         return rc;
+    if (in_map)
+        *in_map = !owned;
     struct block_origin origin = { t->name, h->offset };
-    return block_open(contents, 1, &origin, out);
+    return block_open(contents, owned, &origin, out);
 }
 
 static int table_bad_handle(const struct table *t, const char *where)
@@ -126,10 +134,13 @@ static int table_data_block(const struct table *t, const struct block_handle *h,
         }
     }
     struct block *b;
-    int rc = table_read_block(t, h, t->metaindex.offset, "data block", verify, &b);
+    int in_map;
+    int rc = table_read_block(t, h, t->metaindex.offset, "data block", verify, &b, &in_map);
     if (rc != STRATA_OK)
         return rc;
-    if (t->cache != NULL && fill_cache)
+    /* A raw block of a mapped table costs nothing to read again, and its
+     * bytes go with the mapping: it stays out of the cache. */
+    if (t->cache != NULL && fill_cache && !in_map)
         pin->handle = cache_insert(t->cache, t->cache_id, h->offset, b, block_size(b),
                                    table_block_deleter);
     /* Not cached (or no memory for the entry): the block is ours alone. */
@@ -174,7 +185,7 @@ static int table_load_filter(struct table *t, const struct block_handle *h)
 {
     int rc = table_check_handle(t, h, t->metaindex.offset, "filter");
     struct slice contents;
-    if (rc == STRATA_OK)
+    if (rc == STRATA_OK) /* read once, into memory of its own: the filter is freed at close */
         rc = block_read(t->file, h, 1, &contents);
     if (rc != STRATA_OK)
         return rc;
@@ -187,7 +198,7 @@ static int table_load_filter(struct table *t, const struct block_handle *h)
 static int table_load_properties(struct table *t, const struct block_handle *h)
 {
     struct block *b;
-    int rc = table_read_block(t, h, t->metaindex.offset, "properties", 1, &b);
+    int rc = table_read_block(t, h, t->metaindex.offset, "properties", 1, &b, NULL);
     if (rc != STRATA_OK)
         return rc;
     struct iter *it = block_iter_new(b, slice_compare, NULL, NULL);
@@ -231,7 +242,8 @@ static int table_load_meta_entry(struct table *t, struct slice name, struct slic
 static int table_load_metaindex(struct table *t)
 {
     struct block *mb;
-    int rc = table_read_block(t, &t->metaindex, t->file_size - FOOTER_SIZE, "metaindex", 1, &mb);
+    int rc = table_read_block(t, &t->metaindex, t->file_size - FOOTER_SIZE, "metaindex", 1, &mb,
+                              NULL);
     if (rc != STRATA_OK)
         return rc;
     struct iter *it = block_iter_new(mb, slice_compare, NULL, NULL);
@@ -262,7 +274,7 @@ static int table_load(struct table *t)
         return rc;
     t->metaindex = f.metaindex;
     uint64_t limit = t->file_size - FOOTER_SIZE;
-    rc = table_read_block(t, &f.index, limit, "index", 1, &t->index);
+    rc = table_read_block(t, &f.index, limit, "index", 1, &t->index, NULL);
     if (rc == STRATA_OK)
         rc = table_load_metaindex(t);
     return rc;
@@ -282,6 +294,9 @@ int table_open(struct env_file *file, uint64_t file_size, const struct table_ope
     t->file_size = file_size;
     t->cache = o ? o->block_cache : NULL;
     t->paranoid = o ? o->paranoid_checks : 0;
+    /* Mapping is an optimisation: when it fails, reads use pread. */
+    if (o && o->mmap_reads && file_size > 0 && env_map_readonly(file, file_size, &t->map) != STRATA_OK)
+        t->map = NULL;
     int rc = table_load(t);
     if (rc != STRATA_OK) {
         table_close(t);
@@ -300,6 +315,7 @@ void table_close(struct table *t)
     block_free(t->index);
     free(t->filter);
     table_properties_free(&t->props);
+    env_unmap_readonly(t->map, t->file_size);
     env_close(t->file);
     free(t);
 }

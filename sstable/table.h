@@ -23,6 +23,7 @@ struct table;
 struct table_open_options {
     struct cache *block_cache;  /* NULL: blocks are read for each use */
     int paranoid_checks;        /* verify every checksum on every read */
+    int mmap_reads;             /* read data blocks from a mapping of the file, not with pread */
 };
 
 /* Per-read choices (strata_read_options). */

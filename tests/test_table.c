@@ -286,6 +286,10 @@ static uint64_t build_table(const char *path, const struct table_builder_options
     return size;
 }
 
+/* Tables open with pread, or through a mapping of the file when set: the
+ * tests that flip every byte and the round trips run both ways. */
+static int open_mapped;
+
 static int try_open(const char *path, struct cache *c, int paranoid, struct table **t)
 {
     struct env_file *f;
@@ -298,7 +302,7 @@ static int try_open(const char *path, struct cache *c, int paranoid, struct tabl
         env_close(f);
         return rc;
     }
-    struct table_open_options oo = { c, paranoid };
+    struct table_open_options oo = { c, paranoid, open_mapped };
     return table_open(f, size, &oo, t);
 }
 
@@ -628,7 +632,8 @@ static void round_trip(const struct model *m, const struct table_builder_options
     struct table_read_options ro = { (int)tu_rng_uniform(r, 2), 1 };
     check_gets(t, &ro, m, r);
     check_iter(t, &ro, m, r);
-    if (cm == BIG_CACHE && l->blocks > 0) {
+    /* (Raw blocks of a mapped table are read in place, never cached.) */
+    if (cm == BIG_CACHE && l->blocks > 0 && (!open_mapped || l->zstd_blocks > 0)) {
         struct cache_stats st;
         cache_get_stats(c, &st);
         cr_assert_gt(st.hits, 0, "a second read of a block comes from the cache");
@@ -655,6 +660,7 @@ static void round_trips(enum shape s, enum vshape v, size_t n, uint64_t seed)
             for (int bloom = 0; bloom <= 10; bloom += 10, cm = (cm + 1) % 3) {
                 struct table_builder_options o = topts(block_sizes[bs], codec, bloom);
                 struct layout l;
+                open_mapped = (int)((bs + (size_t)bloom / 10) % 2);
                 round_trip(&m, &o, (enum cache_mode)cm, &r, &l);
                 cr_assert_eq(l.has_filter, bloom > 0);
                 if (block_sizes[bs] <= 1024 && m.n > 100)
@@ -1348,6 +1354,61 @@ Test(table, damage_every_data_byte_raw)
 Test(table, damage_every_data_byte_zstd)
 {
     damage_every_data_byte(STRATA_COMPRESSION_ZSTD, 22);
+}
+
+Test(table, damage_every_data_byte_mapped)
+{
+    open_mapped = 1;
+    damage_every_data_byte(STRATA_COMPRESSION_NONE, 23);
+    damage_every_data_byte(STRATA_COMPRESSION_ZSTD, 24);
+}
+
+Test(table, damage_anywhere_in_the_meta_region_fails_open_mapped)
+{
+    open_mapped = 1;
+    struct damage_fixture d;
+    damage_fixture_init(&d, 200, 1024, STRATA_COMPRESSION_ZSTD, 25);
+    for (uint64_t off = d.l.data_end; off < d.size; off++) {
+        flip(d.path, off);
+        struct table *t = NULL;
+        int rc = try_open(d.path, NULL, 0, &t);
+        if (rc == STRATA_OK)
+            table_close(t);
+        expect_corruption_naming(rc, d.path, "meta byte flipped");
+        flip(d.path, off);
+    }
+    damage_fixture_free(&d);
+}
+
+/* A raw block of a mapped table is read in place and stays out of the
+ * block cache (its bytes go with the mapping); a compressed one is
+ * decompressed into the cache as with pread. */
+Test(table, mapped_raw_blocks_bypass_the_cache)
+{
+    struct tu_rng r;
+    tu_rng_seed(&r, 26);
+    struct model m = { 0 };
+    make_model(&m, SHAPE_DECIMAL, V_COMPRESSIBLE, 500, &r);
+    char *path = table_path_in_dir("000030.sst");
+    for (int codec = 0; codec < 2; codec++) {
+        struct table_builder_options o = topts(1024, codec, 10);
+        build_table(path, &o, &m);
+        struct cache *c = cache_new(8 << 20, 0);
+        open_mapped = 1;
+        struct table *t = open_table(path, c, 1);
+        struct table_read_options ro = { 1, 1 };
+        check_gets(t, &ro, &m, &r);
+        struct cache_stats st;
+        cache_get_stats(c, &st);
+        if (codec == STRATA_COMPRESSION_NONE)
+            cr_assert_eq(st.usage, 0, "raw mapped blocks were cached (%zu bytes)", st.usage);
+        else
+            cr_assert_gt(st.usage, 0, "decompressed blocks are cached");
+        table_close(t);
+        cache_free(c);
+    }
+    model_free(&m);
+    free(path);
 }
 
 /* A block whose checksum is right but whose entries are not (written so

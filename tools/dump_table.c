@@ -554,7 +554,7 @@ static void print_entries(struct dump_ctx *c)
     struct env_file *f;
     uint64_t size;
     struct table *t = NULL;
-    struct table_open_options to = { NULL, 1 };
+    struct table_open_options to = { .block_cache = NULL, .paranoid_checks = 1, .mmap_reads = 0 };
     if (env_open(c->env, c->path, ENV_OPEN_READ, &f) != STRATA_OK) {
         dump_problem_status(c, DUMP_NO_OFFSET);
     } else if (env_file_size(f, &size) != STRATA_OK) {
