@@ -45,6 +45,7 @@ struct merge {
  * may overlap), a level iterator over each deeper level's tables. */
 static int open_input(const struct compaction *c, struct table_cache *tc, struct iter **out)
 {
+    *out = NULL;
     /* Compaction reads every block once: verify it, and keep it out of the
      * block cache, which holds what the readers use. */
     const struct table_read_options ro = { .verify_checksums = 1, .fill_cache = 0 };
@@ -65,7 +66,6 @@ static int open_input(const struct compaction *c, struct table_cache *tc, struct
     if (rc == STRATA_OK && c->num_inputs[1] > 0 &&
         !(children[n++] = level_iter_new(tc, c->inputs[1], c->num_inputs[1], &ro)))
         rc = STRATA_NO_MEMORY;
-    *out = NULL;
     if (rc == STRATA_OK && !(*out = merging_iter_new(children, n)))
         rc = STRATA_NO_MEMORY; /* merging_iter_new destroyed the children */
     else if (rc != STRATA_OK)
@@ -177,14 +177,15 @@ static int finish_output(struct merge *m)
     return STRATA_OK;
 }
 
-/* Whether the output must end before key: only at a new user key. */
+/* Whether the output must end before key: only at a new user key (the
+ * grandparent check is made there too, so a cut it asks for is never lost
+ * inside a user key). */
 static int output_full(struct merge *m, struct slice key, struct slice user_key)
 {
-    /* Called for every new user key, so the grandparent cursor advances. */
-    int stop = compaction_should_stop_before(m->c, key);
-    if (!m->builder || slice_equal(user_key, buf_slice(&m->out_last_user_key)))
+    if (m->builder && slice_equal(user_key, buf_slice(&m->out_last_user_key)))
         return 0;
-    return stop || table_builder_file_size(m->builder) >= m->c->max_output_file_size;
+    int stop = compaction_should_stop_before(m->c, key);
+    return m->builder && (stop || table_builder_file_size(m->builder) >= m->c->max_output_file_size);
 }
 
 static int add_entry(struct merge *m, struct slice key, struct slice value, struct slice user_key)

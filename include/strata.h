@@ -304,9 +304,11 @@ STRATA_API char *strata_property(strata_db *db, const char *name);
  * bound: NULL and NULL is the whole database) down to the deepest level
  * holding any of them: the memtable is flushed first, then each level's
  * tables overlapping the range are merged into the next, dropping
- * overwritten values and deletions nothing older needs.  Returns when done,
- * or with the background error that stopped it.  Other reads and writes go
- * on meanwhile. */
+ * overwritten values and deletions nothing older needs.  As in LevelDB
+ * (and RocksDB by default), the deepest level is not rewritten on its own:
+ * versions kept there for snapshots since released stay until a later
+ * merge rewrites their keys.  Returns when done, or with the background
+ * error that stopped it.  Other reads and writes go on meanwhile. */
 STRATA_API int strata_compact_range(strata_db *db, const void *start, size_t slen,
                                     const void *limit, size_t llen);
 

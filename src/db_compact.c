@@ -217,6 +217,9 @@ static int run_merge(strata_db *db, struct compaction *c)
     pthread_mutex_unlock(&db->mu);
     rc = compaction_merge(c, &mc, &st);
     free(snapshots);
+    /* The outputs' names must be durable before the MANIFEST lists them. */
+    if (rc == STRATA_OK && !st.stopped && c->edit.num_new_tables > 0)
+        rc = env_sync_dir(db->env, db->path);
     pthread_mutex_lock(&db->mu);
     if (rc == STRATA_OK && !st.stopped)
         rc = install(db, c);
@@ -276,7 +279,7 @@ void db_compact_once(strata_db *db)
     compaction_free(c);
     db->stats.bg_busy_micros += now_micros() - start;
     pthread_cond_broadcast(&db->bg_done_cv);
-    if (rc == STRATA_OK && c && !stopping)
+    if (rc == STRATA_OK && c)
         db_sweep_obsolete_files(db);
 }
 

@@ -413,7 +413,13 @@ int strata_close(strata_db *db)
 {
     if (!db)
         return status_set(STRATA_INVALID_ARGUMENT, "strata_close: db is NULL");
-    db_bg_stop(db); /* waits for a running flush */
+    db_bg_stop(db); /* waits for a running flush or compaction */
+    /* Tables a reader kept after their compaction, or a compaction
+     * installed while closing, are unlisted now: remove them (the
+     * caller has freed its iterators). */
+    pthread_mutex_lock(&db->mu);
+    db_sweep_obsolete_files(db);
+    pthread_mutex_unlock(&db->mu);
     int rc = wal_writer_close(db->wal);
     db->wal = NULL;
     int mrc = manifest_close(db->manifest);
