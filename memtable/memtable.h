@@ -25,9 +25,15 @@
 #include "src/slice.h"
 
 struct memtable;
+struct arena_pool;
 
-/* A new memtable with one reference, or NULL when out of memory. */
+/* A new memtable with one reference, or NULL when out of memory.  Its arena
+ * mallocs fresh blocks and frees them with the memtable. */
 struct memtable *memtable_new(void);
+/* The same, with the arena's blocks taken from pool and given back to it
+ * when the memtable is freed (pool NULL: memtable_new()).  Every memtable
+ * of a pool must be freed before the pool. */
+struct memtable *memtable_new_pooled(struct arena_pool *pool);
 void memtable_ref(struct memtable *m);
 /* Drops a reference; frees the memtable when it was the last. */
 void memtable_unref(struct memtable *m);

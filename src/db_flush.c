@@ -291,7 +291,7 @@ void db_bg_stop(strata_db *db)
 static int switch_memtable(strata_db *db)
 {
     struct wal_writer *w;
-    struct memtable *mem = memtable_new();
+    struct memtable *mem = memtable_new_pooled(db->arena_pool);
     if (!mem)
         return STRATA_NO_MEMORY;
     uint64_t number = db->next_file_number++;

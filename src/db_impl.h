@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "memtable/arena.h"
 #include "memtable/memtable.h"
 #include "sstable/cache.h"
 #include "src/table_cache.h"
@@ -89,6 +90,7 @@ struct strata_db {
     pthread_mutex_t mu;
     struct memtable *mem;           /* (mu) takes the writes */
     struct memtable *imm;           /* (mu) being flushed, or NULL */
+    struct arena_pool *arena_pool;  /* blocks of flushed memtables, for the next ones */
     struct writer *writers_head;    /* (mu) the queue; the head is the leader */
     struct writer *writers_tail;    /* (mu) */
     strata_batch *group_batch;      /* the leader's scratch for merging a group */

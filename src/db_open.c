@@ -238,7 +238,7 @@ static int flush_recovered(strata_db *db)
 {
     if (memtable_count(db->mem) == 0)
         return STRATA_OK;
-    struct memtable *fresh = memtable_new();
+    struct memtable *fresh = memtable_new_pooled(db->arena_pool);
     if (!fresh)
         return STRATA_NO_MEMORY;
     int rc = db_flush_memtable_now(db, db->mem, db->wal_number);
@@ -296,6 +296,7 @@ static void db_free(strata_db *db)
         memtable_unref(db->mem);
     if (db->imm)
         memtable_unref(db->imm);
+    arena_pool_free(db->arena_pool); /* after the last memtable (NULL allowed) */
     while (db->snapshots.next != &db->snapshots) {
         struct strata_snapshot *s = db->snapshots.next;
         s->prev->next = s->next;
@@ -333,7 +334,8 @@ static strata_db *db_alloc(const char *path, const strata_options *opts)
         db->options.level0_stop_trigger = db->options.level0_slowdown_trigger;
     db->path = strdup(path);
     db->env = env_new();
-    db->mem = memtable_new();
+    db->arena_pool = arena_pool_new(db->options.write_buffer_size);
+    db->mem = db->arena_pool ? memtable_new_pooled(db->arena_pool) : NULL;
     db->group_batch = strata_batch_new();
     /* 16 shards: readers of different blocks rarely share a lock. */
     if (db->options.block_cache_size > 0)
@@ -345,7 +347,7 @@ static strata_db *db_alloc(const char *path, const strata_options *opts)
     };
     if (db->path && db->env)
         db->table_cache = table_cache_new(db->env, db->path, db->options.max_open_files, &to);
-    if (!db->path || !db->env || !db->mem || !db->group_batch || !db->table_cache ||
+    if (!db->path || !db->env || !db->arena_pool || !db->mem || !db->group_batch || !db->table_cache ||
         (db->options.block_cache_size > 0 && !db->block_cache)) {
         db_free(db);
         return NULL;

@@ -36,6 +36,7 @@ static char *format(const char *fmt, ...)
 static size_t memory_usage(strata_db *db)
 {
     size_t n = memtable_memory_usage(db->mem) + (db->imm ? memtable_memory_usage(db->imm) : 0);
+    n += arena_pool_memory_usage(db->arena_pool); /* idle blocks kept for the next memtable */
     if (db->block_cache) {
         struct cache_stats cs;
         cache_get_stats(db->block_cache, &cs);

@@ -1,9 +1,10 @@
 /*
- * test_arena.c: the memtable's bump allocator.  Deterministic: random sizes
- * come from a fixed seed.
+ * test_arena.c: the memtable's bump allocator and its block pool.
+ * Deterministic: random sizes come from a fixed seed.
  */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -173,4 +174,175 @@ Test(arena, reusable_after_destroy)
     memset(p, 1, 100);
     cr_expect_geq(arena_memory_usage(&a), BLOCK);
     arena_destroy(&a);
+}
+
+/* ---- the block pool ------------------------------------------------------- */
+
+Test(arena, ordinary_block_is_exactly_64_kib)
+{
+    /* A power of two from malloc: no allocator rounds it up to a larger
+     * size class, and the pool's bound counts whole blocks. */
+    struct arena a;
+    arena_init(&a);
+    cr_assert_not_null(arena_alloc(&a, 1));
+    cr_expect_eq(arena_memory_usage(&a), BLOCK);
+    arena_destroy(&a);
+}
+
+Test(arena, pool_reuses_a_freed_block)
+{
+    struct arena_pool *pool = arena_pool_new(16 * BLOCK);
+    cr_assert_not_null(pool);
+    struct arena a, b;
+    arena_init_pooled(&a, pool);
+    char *first = arena_alloc(&a, 100);
+    cr_assert_not_null(first);
+    memset(first, 0xa5, 100);
+    arena_destroy(&a);
+    cr_expect_eq(arena_pool_memory_usage(pool), BLOCK, "the block waits in the pool");
+
+    arena_init_pooled(&b, pool);
+    char *again = arena_alloc(&b, 100);
+    cr_expect_eq(again, first, "the next arena starts on the same block");
+    cr_expect_eq(arena_pool_memory_usage(pool), 0);
+    cr_expect_eq(arena_memory_usage(&b), BLOCK, "the block counts in its arena now");
+    struct arena_pool_stats s;
+    arena_pool_get_stats(pool, &s);
+    cr_expect_eq(s.allocated, 1);
+    cr_expect_eq(s.reused, 1);
+    cr_expect_eq(s.released, 0);
+    arena_destroy(&b);
+    arena_pool_free(pool);
+}
+
+/* Allocates about n bytes in 1000-byte pieces. */
+static void fill(struct arena *a, size_t n)
+{
+    for (size_t done = 0; done < n; done += 1000)
+        cr_assert_not_null(arena_alloc(a, 1000));
+}
+
+Test(arena, pool_never_holds_more_than_its_bound)
+{
+    /* A bound that is not a whole number of blocks rounds down. */
+    struct arena_pool *pool = arena_pool_new(4 * BLOCK + BLOCK / 2);
+    cr_assert_not_null(pool);
+    struct arena a;
+    arena_init_pooled(&a, pool);
+    fill(&a, 10 * BLOCK);
+    size_t blocks = arena_memory_usage(&a) / BLOCK;
+    cr_assert_geq(blocks, 10);
+    arena_destroy(&a);
+    cr_expect_eq(arena_pool_memory_usage(pool), 4 * BLOCK);
+    struct arena_pool_stats s;
+    arena_pool_get_stats(pool, &s);
+    cr_expect_eq(s.released, blocks - 4, "the %zu blocks over the bound are freed", blocks - 4);
+
+    /* A second arena takes the four, mallocs the rest, and gives back
+     * only four again. */
+    arena_init_pooled(&a, pool);
+    fill(&a, 10 * BLOCK);
+    arena_pool_get_stats(pool, &s);
+    cr_expect_eq(s.reused, 4);
+    cr_expect_eq(s.allocated, 2 * blocks - 4);
+    arena_destroy(&a);
+    cr_expect_eq(arena_pool_memory_usage(pool), 4 * BLOCK);
+    arena_pool_free(pool);
+}
+
+Test(arena, pool_of_zero_keeps_nothing)
+{
+    struct arena_pool *pool = arena_pool_new(BLOCK - 1);
+    cr_assert_not_null(pool);
+    struct arena a;
+    arena_init_pooled(&a, pool);
+    fill(&a, 3 * BLOCK);
+    arena_destroy(&a);
+    cr_expect_eq(arena_pool_memory_usage(pool), 0);
+    arena_pool_free(pool);
+}
+
+Test(arena, large_blocks_are_not_pooled)
+{
+    struct arena_pool *pool = arena_pool_new(16 * BLOCK);
+    cr_assert_not_null(pool);
+    struct arena a;
+    arena_init_pooled(&a, pool);
+    cr_assert_not_null(arena_alloc(&a, 100));
+    cr_assert_not_null(arena_alloc(&a, 3 * BLOCK)); /* its own block */
+    cr_expect_gt(arena_memory_usage(&a), 4 * BLOCK);
+    arena_destroy(&a);
+    cr_expect_eq(arena_pool_memory_usage(pool), BLOCK, "only the ordinary block is kept");
+    arena_pool_free(pool);
+}
+
+Test(arena, usage_adds_up_across_arena_and_pool)
+{
+    struct arena_pool *pool = arena_pool_new(64 * BLOCK);
+    cr_assert_not_null(pool);
+    struct arena a, b;
+    arena_init_pooled(&a, pool);
+    fill(&a, 8 * BLOCK);
+    size_t total = arena_memory_usage(&a);
+    arena_destroy(&a);
+    cr_expect_eq(arena_memory_usage(&a), 0);
+    cr_expect_eq(arena_pool_memory_usage(pool), total);
+    arena_init_pooled(&b, pool);
+    fill(&b, 3 * BLOCK);
+    cr_expect_eq(arena_memory_usage(&b) + arena_pool_memory_usage(pool), total,
+                 "each block counts once, in the arena or in the pool");
+    arena_destroy(&b);
+    cr_expect_eq(arena_pool_memory_usage(pool), total);
+    arena_pool_free(pool); /* ASan: every idle block is freed here */
+}
+
+/* Two threads recycle blocks through one pool; each checks that nothing
+ * else wrote into its allocations, so a block handed to two arenas at
+ * once shows up (and TSan checks the pool's locking). */
+struct churn {
+    struct arena_pool *pool;
+    unsigned char tag;
+    int failures;
+};
+
+static void *churn_main(void *arg)
+{
+    struct churn *c = arg;
+    enum { PIECES = 300, SIZE = 700 };
+    unsigned char *p[PIECES];
+    for (int round = 0; round < 50; round++) {
+        struct arena a;
+        arena_init_pooled(&a, c->pool);
+        for (int i = 0; i < PIECES; i++) {
+            p[i] = (unsigned char *)arena_alloc(&a, SIZE);
+            if (p[i] == NULL) {
+                c->failures++;
+                return NULL;
+            }
+            memset(p[i], c->tag, SIZE);
+        }
+        for (int i = 0; i < PIECES; i++)
+            for (int j = 0; j < SIZE; j += 97)
+                c->failures += p[i][j] != c->tag;
+        arena_destroy(&a);
+    }
+    return NULL;
+}
+
+Test(arena, pool_is_shared_safely_between_threads)
+{
+    struct arena_pool *pool = arena_pool_new(3 * BLOCK);
+    cr_assert_not_null(pool);
+    struct churn c[2] = { { pool, 0x11, 0 }, { pool, 0x22, 0 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, churn_main, &c[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    cr_expect_eq(c[0].failures + c[1].failures, 0);
+    cr_expect_leq(arena_pool_memory_usage(pool), 3 * BLOCK);
+    struct arena_pool_stats s;
+    arena_pool_get_stats(pool, &s);
+    cr_expect_gt(s.reused, 0);
+    arena_pool_free(pool);
 }

@@ -1,7 +1,8 @@
 /*
- * test_memtable.c: the memtable: versions, deletions, odd sizes, and the
- * iterator against a sorted reference array.  Deterministic: random keys
- * come from fixed seeds.
+ * test_memtable.c: the memtable: versions, deletions, odd sizes, the
+ * iterator against a sorted reference array, and memtables recycling their
+ * arena blocks through a pool.  Deterministic: random keys come from fixed
+ * seeds.
  */
 #include <criterion/criterion.h>
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memtable/arena.h"
 #include "memtable/memtable.h"
 #include "src/buf.h"
 #include "src/dbformat.h"
@@ -463,5 +465,87 @@ Test(memtable, bad_add_arguments)
     cr_expect_eq(memtable_add(m, 1, (enum value_type)7, S("a"), S("b")), STRATA_INVALID_ARGUMENT);
     cr_expect_eq(memtable_count(m), 0);
     expect_get(m, "a", MAX_SEQUENCE, NULL);
+    memtable_unref(m);
+}
+
+/* ---- memtables on a block pool -------------------------------------------- */
+
+enum { ARENA_BLOCK = 64 * 1024 }; /* what an ordinary arena block takes */
+
+/* Adds count entries "<prefix>NNNNNN" -> 100 bytes of fill, from seq. */
+static void add_many(struct memtable *m, const char *prefix, int count, uint64_t seq, char fill)
+{
+    char key[32], val[100];
+    memset(val, fill, sizeof val);
+    for (int i = 0; i < count; i++) {
+        int n = snprintf(key, sizeof key, "%s%06d", prefix, i);
+        cr_assert_eq(memtable_add(m, seq + (uint64_t)i, TYPE_VALUE, slice_make(key, (size_t)n),
+                                  slice_make(val, sizeof val)),
+                     STRATA_OK);
+    }
+}
+
+Test(memtable, pooled_memtable_reuses_the_flushed_ones_blocks)
+{
+    enum { LIMIT = 4 << 20, COUNT = 5000 };
+    struct arena_pool *pool = arena_pool_new(LIMIT);
+    cr_assert_not_null(pool);
+    struct memtable *old = memtable_new_pooled(pool);
+    cr_assert_not_null(old);
+    add_many(old, "old", COUNT, 1, 'o');
+    size_t old_usage = memtable_memory_usage(old);
+    memtable_unref(old);
+    cr_expect_eq(arena_pool_memory_usage(pool), old_usage, "all of it waits in the pool");
+
+    /* The new memtable sits on the old one's bytes: none of them may show. */
+    struct memtable *m = memtable_new_pooled(pool);
+    cr_assert_not_null(m);
+    add_many(m, "new", COUNT, 1, 'n');
+    cr_expect_eq(memtable_count(m), COUNT);
+    cr_expect_eq(memtable_memory_usage(m) + arena_pool_memory_usage(pool), old_usage,
+                 "the same entries need the same blocks, all recycled");
+    struct arena_pool_stats s;
+    arena_pool_get_stats(pool, &s);
+    cr_expect_eq(s.allocated * ARENA_BLOCK, old_usage, "only the first memtable mallocs");
+    struct slice v;
+    cr_expect_eq(memtable_get(m, S("old000007"), MAX_SEQUENCE, &v), MEMTABLE_ABSENT);
+    cr_expect_eq(memtable_get(m, S("new000007"), MAX_SEQUENCE, &v), MEMTABLE_FOUND);
+    struct iter *it = memtable_iter_new(m);
+    cr_assert_not_null(it);
+    int seen = 0;
+    for (iter_seek_to_first(it); iter_valid(it); iter_next(it), seen++) {
+        struct slice uk = internal_key_user_key(iter_key(it));
+        cr_assert(uk.len == 9 && memcmp(uk.data, "new", 3) == 0, "entry %d: '%.*s'", seen,
+                  (int)uk.len, uk.data);
+        cr_assert_eq(iter_value(it).data[0], 'n');
+    }
+    cr_expect_eq(seen, COUNT);
+    iter_destroy(it);
+    memtable_unref(m);
+    arena_pool_free(pool);
+}
+
+Test(memtable, pool_bound_holds_across_memtables)
+{
+    enum { LIMIT = 256 * 1024 };
+    struct arena_pool *pool = arena_pool_new(LIMIT);
+    cr_assert_not_null(pool);
+    for (int round = 0; round < 5; round++) {
+        struct memtable *m = memtable_new_pooled(pool);
+        cr_assert_not_null(m);
+        add_many(m, "k", 4000, 1, 'v'); /* about 600 KiB: more than the bound */
+        memtable_unref(m);
+        cr_expect_leq(arena_pool_memory_usage(pool), LIMIT);
+    }
+    cr_expect_eq(arena_pool_memory_usage(pool), LIMIT);
+    arena_pool_free(pool);
+}
+
+Test(memtable, null_pool_is_the_plain_memtable)
+{
+    struct memtable *m = memtable_new_pooled(NULL);
+    cr_assert_not_null(m);
+    put(m, 1, "a", "1");
+    expect_get(m, "a", 1, "1");
     memtable_unref(m);
 }
