@@ -315,7 +315,11 @@ static uint64_t run_child(struct history *h, int sync, unsigned ms, int cycle)
     }
     close(fds[1]);
     uint64_t expect = first, acks = 0;
-    uint64_t deadline = tu_now_ms() + ms;
+    /* The kill window starts at the first acknowledgement: a slow start
+     * (a sanitizer build on a busy machine, an open that flushes what the
+     * last cycle left) must not leave a cycle without writes.  A child
+     * that never acknowledges is killed after 10 s. */
+    uint64_t deadline = tu_now_ms() + 10000;
     int killed = 0, eof = 0;
     char buf[8 * 512];
     size_t have = 0;
@@ -349,7 +353,8 @@ static uint64_t run_child(struct history *h, int sync, unsigned ms, int cycle)
                          (unsigned long long)id, (unsigned long long)expect - 1);
             h->state[id] = ACKED;
             expect++;
-            acks++;
+            if (acks++ == 0 && !killed)
+                deadline = tu_now_ms() + ms;
         }
         memmove(buf, buf + whole, have - whole);
         have -= whole;
