@@ -239,7 +239,9 @@ bench-plot: $(PLOT_BIN) | bench-plot-deps
 
 # Every workload on a tiny database, then a check that each printed a
 # well-formed result line (bench/smoke_check.sh); then --rate, threads and
-# readwhilewriting.  Not a timed test.
+# readwhilewriting; then write workloads with a 64 KiB memtable, so that
+# they flush and compact, each of which must print its write amplification.
+# Not a timed test.
 bench-smoke: $(BENCH_BIN)
 	@mkdir -p $(BUILD)/bench-smoke
 	$(BENCH_BIN) --num=2000 --reads=200 --histogram --benchmarks=$(BENCH_ALL) \
@@ -249,16 +251,27 @@ bench-smoke: $(BENCH_BIN)
 	$(BENCH_BIN) --num=2000 --reads=500 --threads=2 --rate=20000 \
 	  --benchmarks=fillrandom,readrandom,readwhilewriting > $(BUILD)/bench-smoke/rate.txt
 	sh bench/smoke_check.sh --rate fillrandom,readrandom,readwhilewriting < $(BUILD)/bench-smoke/rate.txt
+	$(BENCH_BIN) --num=20000 --write_buffer_size=65536 \
+	  --benchmarks=fillseq,fillrandom,overwrite,deleterandom > $(BUILD)/bench-smoke/wamp.txt
+	sh bench/smoke_check.sh --wamp fillseq,fillrandom,overwrite,deleterandom < $(BUILD)/bench-smoke/wamp.txt
 	! $(BENCH_BIN) --no_such_flag=1 2>/dev/null
 	@echo "bench-smoke: ok"
 
-# The three engines on a tiny database: the table and the differences print.
+# The three engines on a tiny database: the tables and the differences print;
+# then two write workloads with a 64 KiB memtable, whose write amplification
+# strata and LevelDB must give (RocksDB's rounding may leave it n/a).
 bench-compare-smoke: $(BENCH_CMP_BIN)
 	@mkdir -p $(BUILD)/bench-smoke
 	$(BENCH_CMP_BIN) --engine=all --num=2000 --reads=200 > $(BUILD)/bench-smoke/compare.txt
 	grep -q '^workload  *strata  *leveldb  *rocksdb  *strata/best$$' $(BUILD)/bench-smoke/compare.txt
 	test $$(grep -cE '^[a-z]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$$' $(BUILD)/bench-smoke/compare.txt) -eq 10
+	grep -q '^write amp, lower is better' $(BUILD)/bench-smoke/compare.txt
 	grep -q '^Settings that differ between the engines, and why:$$' $(BUILD)/bench-smoke/compare.txt
+	$(BENCH_CMP_BIN) --engine=all --num=20000 --write_buffer_size=65536 \
+	  --benchmarks=fillrandom,overwrite > $(BUILD)/bench-smoke/compare-wamp.txt
+	grep -q '^workload  *strata  *leveldb  *rocksdb$$' $(BUILD)/bench-smoke/compare-wamp.txt
+	test $$(grep -cE '^(fillrandom|overwrite) +[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+ +([0-9]+\.[0-9]+(\+-[0-9.e+-]+)?|n/a)$$' \
+	  $(BUILD)/bench-smoke/compare-wamp.txt) -eq 2
 	@echo "bench-compare-smoke: ok"
 
 -include $(BENCH_OBJS:.o=.d) $(BENCH_CMP_OBJS:.o=.d) $(BUILD)/obj/bench/engines.d

@@ -5,7 +5,8 @@
  * every engine in turn before the next starts, so that the machine's drift
  * (it is shared and noisy) lands on all engines alike.  At the end: one
  * table of micros/op, workload by engine, with strata's ratio to the best of
- * the others, and every setting that differs between the engines.
+ * the others; one of write amplification for the workloads that write; and
+ * every setting that differs between the engines.
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,11 +17,13 @@
 
 enum { MAX_ENGINES = 8 };
 
-/* micros/op of [workload][engine]; NAN where there is none. */
+/* micros/op of [workload][engine]; NAN where there is none.  wa: the write
+ * amplification of the same cells. */
 typedef struct table {
     int rows, cols;
     const char **names;
     double (*us)[MAX_ENGINES];
+    wamp_figure (*wa)[MAX_ENGINES];
 } table;
 
 /* Runs workload w on engine e; its micros/op goes into the table.  The
@@ -34,7 +37,7 @@ static int run_cell(session *s, engine_db *d, const workload *wl, int w, table *
     t->us[w][e] = NAN;
     if (edb_prepare(d, s, wl) != 0)
         return -1;
-    int st = run_and_print(s, d, wl, stream_of(w, wl->name), 1, &r);
+    int st = run_and_print(s, d, wl, stream_of(w, wl->name), 1, &r, &t->wa[w][e]);
     if (st == BENCH_ERROR)
         rc = -1;
     else if (st == BENCH_OK && !wl->once)
@@ -86,6 +89,45 @@ static void print_table(const table *t, const bench_engine *const *engines)
     }
 }
 
+/* The workloads that write, but compact: its figure would divide a whole
+ * compaction by the flush of whatever the memtable held, if anything. */
+static int wamp_row(const char *name)
+{
+    const workload *wl = workload_find(name);
+    return wl && wl->writes && !wl->once;
+}
+
+static void print_wamp_table(const table *t, const bench_engine *const *engines)
+{
+    int any = 0;
+    for (int w = 0; w < t->rows; w++)
+        any |= wamp_row(t->names[w]);
+    if (!any)
+        return;
+    printf("\nwrite amp, lower is better: bytes written to table files by flushes and compactions\n"
+           "divided by bytes flushed, from just before each workload to just after it: that\n"
+           "workload only, with the flushes and compactions that finished by its end.  Each\n"
+           "engine's database is closed after each workload; what was still pending resumes in\n"
+           "its next one.  n/a: nothing flushed, or too few bytes for the engine's rounding\n"
+           "(the workload's \"write amp\" line says which).  X+-E: the engine prints its\n"
+           "figures rounded, and E is the most X can be off by (RocksDB: W-Amp to 0.1).\n\n");
+    printf("%-17s", "workload");
+    for (int e = 0; e < t->cols; e++)
+        printf(" %12s", engines[e]->name);
+    printf("\n");
+    for (int w = 0; w < t->rows; w++) {
+        if (!wamp_row(t->names[w]))
+            continue;
+        printf("%-17s", t->names[w]);
+        for (int e = 0; e < t->cols; e++) {
+            char cell[64];
+            format_wamp(&t->wa[w][e], cell, sizeof cell);
+            printf(" %12s", cell);
+        }
+        printf("\n");
+    }
+}
+
 static void print_differences(const session *s, const bench_engine *const *engines, int n)
 {
     printf("\nSettings that differ between the engines, and why:\n");
@@ -122,9 +164,11 @@ int run_compare(session *s, const char **names, int nnames)
     }
     const bench_engine *engines[MAX_ENGINES];
     engine_db dbs[MAX_ENGINES];
-    table t = {nnames, n, names, calloc((size_t)nnames, sizeof *t.us)};
-    if (!t.us || setup_dbs(s, dbs, engines, n) != 0) {
+    table t = {nnames, n, names, calloc((size_t)nnames, sizeof *t.us),
+               calloc((size_t)nnames, sizeof *t.wa)};
+    if (!t.us || !t.wa || setup_dbs(s, dbs, engines, n) != 0) {
         free(t.us);
+        free(t.wa);
         return 1;
     }
     int rc = 0;
@@ -133,8 +177,10 @@ int run_compare(session *s, const char **names, int nnames)
             rc = run_cell(s, &dbs[e], workload_find(names[w]), w, &t, e) ? 1 : 0;
     if (rc == 0) {
         print_table(&t, engines);
+        print_wamp_table(&t, engines);
         print_differences(s, engines, n);
     }
     free(t.us);
+    free(t.wa);
     return rc;
 }

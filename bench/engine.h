@@ -58,6 +58,17 @@ typedef struct bench_notes {
     } note[BENCH_MAX_NOTES];
 } bench_notes;
 
+/* What an engine wrote to table files between two moments (write_amp):
+ * write amplification = bytes written to table files by flushes and
+ * compactions / bytes written by flushes, the same definition for every
+ * engine (RocksDB's "Sum" W-Amp).  The engines print some figures rounded:
+ * each has the most it can be off by, 0 when it is exact. */
+typedef struct bench_write_amp {
+    double wamp, wamp_err;
+    double table_mb, table_err_mb;  /* by flushes and compactions */
+    double flush_mb, flush_err_mb;  /* by flushes */
+} bench_write_amp;
+
 typedef struct bench_db bench_db;       /* an open database */
 typedef struct bench_batch bench_batch; /* a write batch */
 typedef struct bench_iter bench_iter;   /* an iterator */
@@ -105,6 +116,15 @@ typedef struct bench_engine {
     int (*compact)(bench_db *db, bench_err *e);
     /* The engine's "stats" property (free with free_value), NULL if none. */
     char *(*stats)(bench_db *db);
+    /* Write amplification, from the engine's own statistics: called with
+     * start=1 just before a workload (it reads and keeps the counters; *w
+     * is left alone), then with start=0 just after it, which fills *w with
+     * what was written in between.  Neither call waits for anything.
+     * BENCH_NOT_FOUND when there is no ratio to give (nothing flushed, or
+     * too few bytes for the engine's rounding: e says which; *w still has
+     * the bytes), BENCH_NOT_SUPPORTED when the statistics text does not
+     * parse (e says where): never a guessed figure. */
+    int (*write_amp)(bench_db *db, int start, bench_write_amp *w, bench_err *e);
 } bench_engine;
 
 /* ---- the registry (engines.c) ----------------------------------------- */
@@ -123,5 +143,17 @@ void bench_set_err(bench_err *e, const char *fmt, ...) __attribute__((format(pri
 const char *bench_compression_name(int c);
 /* The enum value for a name, or -1. */
 int bench_compression_parse(const char *name);
+
+/* The line of text whose first non-blank characters are prefix (the
+ * pointer is to prefix in it), or NULL. */
+const char *bench_find_line(const char *text, const char *prefix);
+/* Fills w from the bytes an engine wrote between start and end, each with
+ * the most its rounding can be off by (0: exact), and the engine's own
+ * ratio over the same span if it prints one (own < 0: none), which is used
+ * when it is the more precise and agrees with the bytes.  Returns
+ * BENCH_OK, or BENCH_NOT_FOUND with e saying why there is no ratio. */
+int bench_write_amp_from(bench_write_amp *w, double table_bytes, double table_err,
+                         double flush_bytes, double flush_err, double own, double own_err,
+                         const char *engine, bench_err *e);
 
 #endif /* BENCH_ENGINE_H */

@@ -82,3 +82,67 @@ int bench_compression_parse(const char *name)
             return i;
     return -1;
 }
+
+const char *bench_find_line(const char *text, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (const char *line = text; line && *line;) {
+        const char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!strncmp(p, prefix, n))
+            return p;
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return NULL;
+}
+
+int bench_write_amp_from(bench_write_amp *w, double table_bytes, double table_err,
+                         double flush_bytes, double flush_err, double own, double own_err,
+                         const char *engine, bench_err *e)
+{
+    const double mb = 1024.0 * 1024.0;
+    w->wamp = w->wamp_err = 0;
+    w->table_mb = table_bytes / mb;
+    w->table_err_mb = table_err / mb;
+    w->flush_mb = flush_bytes / mb;
+    w->flush_err_mb = flush_err / mb;
+    if (flush_bytes <= 0 && flush_err <= 0) {
+        if (table_bytes > 0 || table_err > 0)
+            bench_set_err(e, "nothing flushed (compactions only)");
+        else
+            bench_set_err(e, "nothing flushed");
+        return BENCH_NOT_FOUND;
+    }
+    if (flush_bytes <= flush_err) {
+        bench_set_err(e, "under %.1f MB flushed, too few bytes for %s's rounding", flush_err / mb,
+                      engine);
+        return BENCH_NOT_FOUND;
+    }
+    /* Where the true ratio can be, given how the figures were rounded. */
+    double r = table_bytes / flush_bytes;
+    double lo = (table_bytes > table_err ? table_bytes - table_err : 0) / (flush_bytes + flush_err);
+    double hi = (table_bytes + table_err) / (flush_bytes - flush_err);
+    double err = hi - r > r - lo ? hi - r : r - lo;
+    if (own >= 0 && own_err < err && own + own_err >= lo && own - own_err <= hi) {
+        r = own;
+        err = own_err;
+        /* The table bytes are then also own x flushed, which may be the
+         * closer figure. */
+        double t_err = own_err * flush_bytes + own * flush_err + own_err * flush_err;
+        if (t_err < table_err) {
+            w->table_mb = own * flush_bytes / mb;
+            w->table_err_mb = t_err / mb;
+        }
+    }
+    if (err > 0.1 * r) {
+        bench_set_err(e, "too few bytes for %s's rounding (%.1f MB flushed, ratio %.2f to %.2f)",
+                      engine, flush_bytes / mb, lo, hi);
+        return BENCH_NOT_FOUND;
+    }
+    w->wamp = r;
+    w->wamp_err = err;
+    return BENCH_OK;
+}

@@ -97,10 +97,57 @@ static void print_latency(const run_result *r)
            (double)h->max_ns / 1e3, (unsigned long long)h->count);
 }
 
+void format_wamp(const wamp_figure *wa, char *buf, size_t len)
+{
+    const bench_write_amp *w = &wa->w;
+    if (!wa->measured || wa->status != BENCH_OK)
+        snprintf(buf, len, "n/a");
+    else if (w->wamp_err <= 0)
+        snprintf(buf, len, "%.2f", w->wamp);
+    else
+        snprintf(buf, len, "%.*f+-%.2g", w->wamp_err < 0.5 ? 1 : 0, w->wamp, w->wamp_err);
+}
+
+/* "412.3 MB", or with the most the engine's rounding can be off by. */
+static const char *format_mb(double mb, double err, char *buf, size_t len)
+{
+    if (err <= 0)
+        snprintf(buf, len, "%.1f MB", mb);
+    else if (err < 1)
+        snprintf(buf, len, "%.1f+-%.1f MB", mb, err);
+    else
+        snprintf(buf, len, "%.0f+-%.0f MB", mb, err);
+    return buf;
+}
+
+/* Write amplification over the workload alone, from just before it to
+ * just after it. */
+static void print_wamp(const wamp_figure *wa)
+{
+    if (!wa || !wa->measured)
+        return;
+    const bench_write_amp *w = &wa->w;
+    char v[64], t[64], f[64];
+    format_wamp(wa, v, sizeof v);
+    format_mb(w->table_mb, w->table_err_mb, t, sizeof t);
+    format_mb(w->flush_mb, w->flush_err_mb, f, sizeof f);
+    if (wa->status == BENCH_OK)
+        printf("               write amp %s: %s written to tables / %s flushed, during this "
+               "workload\n", v, t, f);
+    else if (wa->status == BENCH_NOT_FOUND && w->table_mb <= 0 && w->table_err_mb <= 0)
+        printf("               write amp n/a: %s during this workload\n", wa->why);
+    else if (wa->status == BENCH_NOT_FOUND)
+        printf("               write amp n/a: %s; %s written to tables during this workload\n",
+               wa->why, t);
+    else
+        printf("               write amp n/a: %s\n", wa->why);
+}
+
 static void print_details(const session *s, const engine_db *d, const workload *wl,
-                          const run_result *r)
+                          const run_result *r, const wamp_figure *wa)
 {
     const bench_config *c = s->cfg;
+    print_wamp(wa);
     if (c->histogram || c->rate > 0)
         print_latency(r);
     if (c->rate > 0)
@@ -119,7 +166,7 @@ static void print_details(const session *s, const engine_db *d, const workload *
 }
 
 void print_result(const session *s, const engine_db *d, const workload *wl, const run_result *r,
-                  int tag)
+                  const wamp_figure *wa, int tag)
 {
     char tagbuf[32] = "";
     if (tag)
@@ -137,6 +184,6 @@ void print_result(const session *s, const engine_db *d, const workload *wl, cons
         printf("; (%llu of %llu found)", (unsigned long long)r->found,
                (unsigned long long)r->ops);
     printf("%s\n", tagbuf);
-    print_details(s, d, wl, r);
+    print_details(s, d, wl, r, wa);
     fflush(stdout);
 }

@@ -4,6 +4,8 @@
 #                                    printed a well-formed result line, in order
 #   smoke_check.sh --rate W1,W2,...  the same, and each has latency and rate lines
 #   smoke_check.sh --csv             stdin is a --report_file: header and rows parse
+#   smoke_check.sh --wamp W1,W2,...  every workload Wi printed a write amp figure (a number)
+# Every mode but --csv also checks that each "write amp" line is well-formed.
 set -eu
 
 fail() { echo "smoke_check: $*" >&2; exit 1; }
@@ -17,12 +19,36 @@ if [ "${1:-}" = "--csv" ]; then
     exit 0
 fi
 
-rate=0
+rate=0 wamp=0
 if [ "${1:-}" = "--rate" ]; then rate=1; shift; fi
-[ $# -eq 1 ] || fail "usage: smoke_check.sh [--rate] W1,W2,... < output"
+if [ "${1:-}" = "--wamp" ]; then wamp=1; shift; fi
+[ $# -eq 1 ] || fail "usage: smoke_check.sh [--rate|--wamp] W1,W2,... < output"
 
 out=$(cat)
 num='[0-9]+(\.[0-9]+)?'
+
+# "write amp 3.41: 1.2 MB written to tables / 0.4 MB flushed, during this workload",
+# with "+-E" after the ratio and the MB where the engine rounds them, or
+# "write amp n/a: why".
+mb="$num([+]-$num)? MB"
+bad=$(printf '%s\n' "$out" | awk -v num="$num" -v mb="$mb" '
+    /^ +write amp / && $0 !~ "^ +write amp (" num "([+]-[0-9.e+-]+)?: " mb " written to tables / " mb " flushed, during this workload|n/a: .+)$" { print; exit }')
+[ -z "$bad" ] || fail "malformed write amp line: $bad"
+
+if [ $wamp = 1 ]; then
+    # The workload of each result line, then whether a write amp number followed it.
+    got=$(printf '%s\n' "$out" | awk -v num="$num" '
+        $0 ~ "^[A-Za-z0-9]+ +: " { name = $1; next }
+        name != "" && $0 ~ "^ +write amp " num "([+]-[0-9.e+-]+)?: " { print name; name = "" }')
+    want=$(printf '%s\n' "$1" | tr ',' '\n')
+    [ "$got" = "$want" ] || fail "expected a write amp figure after each of these workloads.
+expected:
+$want
+got:
+$got"
+    echo "smoke_check: write amp of $(printf '%s\n' "$want" | wc -l | tr -d ' ') workloads ok"
+    exit 0
+fi
 # The result lines, in order: "name : X micros/op; Y MB/s; Z ops/s[; (F of T found)]",
 # "compact : not supported ...", or "stats : ENGINE stats follow".
 got=$(printf '%s\n' "$out" | awk -v num="$num" '
