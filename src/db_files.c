@@ -2,25 +2,33 @@
 #include "src/db_files.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/filename.h"
 #include "src/status.h"
 
+/* The log is written through a mapping (wal/log_writer.h): no system call
+ * per write.  Its first chunk is reserved here, so a full disk fails the
+ * switch to a new log, before any write is acknowledged into it. */
 int db_create_log(strata_db *db, uint64_t number, struct wal_writer **out)
 {
     char path[PATH_MAX];
     struct env_file *f;
+    *out = NULL;
     int rc = log_file_name(path, sizeof path, db->path, number);
     if (rc == STRATA_OK)
-        rc = env_open(db->env, path, ENV_OPEN_TRUNCATE, &f);
+        rc = env_open(db->env, path, ENV_OPEN_READ_WRITE, &f);
     if (rc != STRATA_OK)
         return rc;
-    if (!(*out = wal_writer_new(f, 0))) {
+    rc = wal_writer_new_mapped(f, out);
+    if (rc != STRATA_OK) {
+        char why[1024]; /* the cleanup must not replace the message of the cause */
+        snprintf(why, sizeof why, "%s", strata_last_error());
         env_close(f);
         env_unlink(db->env, path);
-        return status_set(STRATA_NO_MEMORY, "out of memory opening %s", path);
+        return status_set(rc, "%s", why);
     }
     rc = env_sync_dir(db->env, db->path);
     if (rc != STRATA_OK) {

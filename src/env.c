@@ -1,6 +1,11 @@
 /*
  * env.c: the POSIX file-system layer (see env.h).  Each function reports its
  * own failure with the path, the operation and the system's reason.
+ *
+ * Invariants of a mapping (struct env_map): data points at file offset
+ * offset, len bytes are usable from there, and base/base_len are what mmap
+ * returned (base is page-aligned, data - base = offset % page size), so that
+ * env_unmap can give back exactly what was mapped.
  */
 #include "src/env.h"
 
@@ -33,6 +38,20 @@ struct env_file {
     int fd;
     char path[];
 };
+
+struct env_map {
+    struct env_file *file;
+    char *base;
+    size_t base_len;
+    char *data;
+    uint64_t offset;
+    size_t len;
+};
+
+/* env_map_write copies in pieces of this size, aligned on file offsets (see
+ * env.h): a power of two dividing the log block size (32 KiB), so that no
+ * piece spans two blocks of a log. */
+enum { ENV_MAP_PIECE = 4096 };
 
 struct env *env_new(void)
 {
@@ -95,6 +114,8 @@ int env_open(struct env *env, const char *path, enum env_open_mode mode, struct 
         flags |= O_RDONLY;
     else if (mode == ENV_OPEN_TRUNCATE)
         flags |= O_WRONLY | O_CREAT | O_TRUNC;
+    else if (mode == ENV_OPEN_READ_WRITE)
+        flags |= O_RDWR | O_CREAT | O_TRUNC;
     else
         flags |= O_WRONLY | O_CREAT | O_APPEND;
     size_t plen = strlen(path);
@@ -203,6 +224,175 @@ int env_file_size(struct env_file *f, uint64_t *size)
     if (fstat(f->fd, &st) != 0)
         return status_set_errno(STRATA_IO_ERROR, errno, "stat %s", f->path);
     *size = (uint64_t)st.st_size;
+    return STRATA_OK;
+}
+
+/* ---- mapped files ---------------------------------------------------------- */
+
+static int allocate(int fd, uint64_t offset, uint64_t len)
+{
+    int err;
+    do {
+        err = posix_fallocate(fd, (off_t)offset, (off_t)len); /* returns the error, no errno */
+    } while (err == EINTR);
+    return err;
+}
+
+int env_allocate(struct env_file *f, uint64_t offset, uint64_t len)
+{
+    int err = env_tick(f->env, ENV_OP_WRITE);
+    if (err) {
+        if (fail_partial(f->env) && len > 1)
+            (void)allocate(f->fd, offset, len / 2); /* a full disk may grant part */
+        return status_set_errno(status_from_errno(err), err,
+                                "allocate %llu bytes at offset %llu of %s (injected)",
+                                (unsigned long long)len, (unsigned long long)offset, f->path);
+    }
+    err = allocate(f->fd, offset, len);
+    if (err)
+        return status_set_errno(status_from_errno(err), err,
+                                "allocate %llu bytes at offset %llu of %s",
+                                (unsigned long long)len, (unsigned long long)offset, f->path);
+    return STRATA_OK;
+}
+
+/* A store to a mapped page past the end of the file raises SIGBUS: refuse
+ * to map one instead. */
+static int map_check_range(struct env_file *f, uint64_t offset, size_t len)
+{
+    uint64_t size;
+    int rc = env_file_size(f, &size);
+    if (rc != STRATA_OK)
+        return rc;
+    if (len == 0 || offset > size || size - offset < len)
+        return status_set(STRATA_INVALID_ARGUMENT,
+                          "map %zu bytes at offset %llu of %s: the file has %llu bytes", len,
+                          (unsigned long long)offset, f->path, (unsigned long long)size);
+    return STRATA_OK;
+}
+
+/* Fault the mapping's pages in, writable, now: one system call instead of
+ * one page fault per page at the first store to it, which costs several
+ * microseconds each (a hardware exception, the file system's page_mkwrite).
+ * A kernel without MADV_POPULATE_WRITE (before Linux 5.14) or an
+ * interrupted call leaves the pages to fault on demand, as they would
+ * anyway; a page that cannot be faulted in (EFAULT: what would be a SIGBUS,
+ * EHWPOISON, ENOMEM) is reported, since a store to it would not survive. */
+static int map_populate(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, len, MADV_POPULATE_WRITE) != 0 && errno != EINVAL && errno != EINTR &&
+        errno != EAGAIN)
+        return errno;
+#else
+    (void)p, (void)len;
+#endif
+    return 0;
+}
+
+int env_map(struct env_file *f, uint64_t offset, size_t len, struct env_map **out)
+{
+    *out = NULL;
+    int err = env_tick(f->env, ENV_OP_MAP);
+    if (err)
+        return status_set_errno(status_from_errno(err), err,
+                                "map %zu bytes at offset %llu of %s (injected)", len,
+                                (unsigned long long)offset, f->path);
+    int rc = map_check_range(f, offset, len);
+    if (rc != STRATA_OK)
+        return rc;
+    struct env_map *m = malloc(sizeof *m);
+    if (!m)
+        return status_set(STRATA_NO_MEMORY, "out of memory mapping %s", f->path);
+    size_t skip = (size_t)(offset % (uint64_t)sysconf(_SC_PAGESIZE));
+    void *p = mmap(NULL, len + skip, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd,
+                   (off_t)(offset - skip));
+    int e = p == MAP_FAILED ? errno : map_populate(p, len + skip);
+    if (e) {
+        if (p != MAP_FAILED)
+            munmap(p, len + skip);
+        free(m);
+        return status_set_errno(status_from_errno(e), e, "map %zu bytes at offset %llu of %s",
+                                len, (unsigned long long)offset, f->path);
+    }
+    *m = (struct env_map){ f, p, len + skip, (char *)p + skip, offset, len };
+    *out = m;
+    return STRATA_OK;
+}
+
+/* Copy in file order, one aligned piece at a time.  The signal fence keeps
+ * the compiler from merging or reordering the pieces' stores; the CPU
+ * retires them in order as far as the process itself is concerned, and a
+ * SIGKILL stops it between two instructions, so the page cache is left
+ * with a prefix of the pieces. */
+static void map_copy(char *dst, uint64_t offset, const char *src, size_t n)
+{
+    while (n > 0) {
+        size_t piece = ENV_MAP_PIECE - (size_t)(offset % ENV_MAP_PIECE);
+        if (piece > n)
+            piece = n;
+        memcpy(dst, src, piece);
+        atomic_signal_fence(memory_order_seq_cst);
+        dst += piece;
+        src += piece;
+        offset += piece;
+        n -= piece;
+    }
+}
+
+int env_map_write(struct env_map *m, uint64_t offset, const void *data, size_t n)
+{
+    const char *path = m->file->path;
+    if (offset < m->offset || offset - m->offset > m->len || m->len - (offset - m->offset) < n)
+        return status_set(STRATA_INVALID_ARGUMENT,
+                          "write of %zu bytes at offset %llu of %s: outside its mapping of "
+                          "[%llu, %llu)",
+                          n, (unsigned long long)offset, path, (unsigned long long)m->offset,
+                          (unsigned long long)(m->offset + m->len));
+    char *dst = m->data + (offset - m->offset);
+    int err = env_tick(m->file->env, ENV_OP_WRITE);
+    if (err) {
+        if (fail_partial(m->file->env) && n > 1)
+            map_copy(dst, offset, data, n / 2);
+        return status_set_errno(status_from_errno(err), err,
+                                "write of %zu bytes at offset %llu of %s (injected)", n,
+                                (unsigned long long)offset, path);
+    }
+    map_copy(dst, offset, data, n);
+    return STRATA_OK;
+}
+
+int env_unmap(struct env_map *m)
+{
+    if (!m)
+        return STRATA_OK;
+    struct env_file *f = m->file;
+    int err = env_tick(f->env, ENV_OP_MAP);
+    int rc = STRATA_OK;
+    if (munmap(m->base, m->base_len) != 0)
+        rc = status_set_errno(STRATA_IO_ERROR, errno, "unmap %zu bytes at offset %llu of %s",
+                              m->len, (unsigned long long)m->offset, f->path);
+    else if (err)
+        rc = status_set_errno(status_from_errno(err), err,
+                              "unmap %zu bytes at offset %llu of %s (injected)", m->len,
+                              (unsigned long long)m->offset, f->path);
+    free(m);
+    return rc;
+}
+
+int env_truncate(struct env_file *f, uint64_t size)
+{
+    int err = env_tick(f->env, ENV_OP_WRITE);
+    if (err)
+        return status_set_errno(status_from_errno(err), err, "truncate %s to %llu bytes (injected)",
+                                f->path, (unsigned long long)size);
+    int rc;
+    do {
+        rc = ftruncate(f->fd, (off_t)size);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0)
+        return status_set_errno(status_from_errno(errno), errno, "truncate %s to %llu bytes",
+                                f->path, (unsigned long long)size);
     return STRATA_OK;
 }
 

@@ -14,6 +14,15 @@
  * first writes half of its data when ENV_FAULT_PARTIAL is in kinds, as a
  * full disk may.  The fault fires once.  env_op_count() counts every
  * operation of every kind, so a test can enumerate a workload's I/O points.
+ *
+ * Mapped files (env_allocate, env_map, env_map_write, env_unmap,
+ * env_truncate) let a writer append without a system call per append: the
+ * space is reserved on disk first, so that a full disk is an error status
+ * and never a SIGBUS on a later store, then mapped shared, so that the
+ * bytes copied in belong to the page cache and survive the process.  A copy
+ * into a mapping is a WRITE operation like env_append (it can be made to
+ * fail, half done with ENV_FAULT_PARTIAL), so fault tests that count writes
+ * count the same appends whichever way they reach the file.
  */
 #ifndef STRATA_ENV_H
 #define STRATA_ENV_H
@@ -32,14 +41,16 @@ enum env_op {
     ENV_OP_RENAME = 1 << 4,
     ENV_OP_UNLINK = 1 << 5,
     ENV_OP_DIR = 1 << 6, /* mkdir, rmdir, listing, directory sync, lock */
-    ENV_OP_ALL = 0x7f,
+    ENV_OP_MAP = 1 << 7, /* mapping or unmapping part of a file */
+    ENV_OP_ALL = 0xff,
     ENV_FAULT_PARTIAL = 1 << 8,
 };
 
 enum env_open_mode {
-    ENV_OPEN_READ,      /* existing file, read only */
-    ENV_OPEN_TRUNCATE,  /* create or truncate, write only */
-    ENV_OPEN_APPEND,    /* create or keep, writes go to the end */
+    ENV_OPEN_READ,       /* existing file, read only */
+    ENV_OPEN_TRUNCATE,   /* create or truncate, write only */
+    ENV_OPEN_APPEND,     /* create or keep, writes go to the end */
+    ENV_OPEN_READ_WRITE, /* create or truncate, read and write: a file to map */
 };
 
 enum env_path_kind { ENV_PATH_MISSING, ENV_PATH_FILE, ENV_PATH_DIR, ENV_PATH_OTHER };
@@ -62,9 +73,51 @@ const char *env_file_path(const struct env_file *f);
 int env_append(struct env_file *f, const void *data, size_t n);
 /* Read up to n bytes at offset; *got < n only at the end of the file. */
 int env_read_at(struct env_file *f, uint64_t offset, void *buf, size_t n, size_t *got);
-/* fdatasync. */
+/* fdatasync.  On Linux this also covers the bytes stored through a mapping
+ * of f (env_map_write): a store through a shared mapping marks its page
+ * dirty in the file's page cache, as write(2) does, and fdatasync writes
+ * every dirty page of the file back (mm/msync.c: "dirty pages are properly
+ * tracked ... the application may now run fsync() to write out the dirty
+ * pages"), so no msync is needed. */
 int env_sync(struct env_file *f);
 int env_file_size(struct env_file *f, uint64_t *size);
+
+/* ---- mapped files -------------------------------------------------------- */
+
+struct env_map;
+
+/* Reserve the disk blocks of [offset, offset + len) of f (posix_fallocate),
+ * growing the file to offset + len when it is shorter; the new bytes read
+ * as zeros.  After it, stores into a mapping of the range need no space
+ * from the file system, on file systems that allocate in place (ext4, xfs,
+ * tmpfs; not on copy-on-write ones such as btrfs).  A WRITE operation:
+ * ENOSPC here is how a full disk shows. */
+int env_allocate(struct env_file *f, uint64_t offset, uint64_t len);
+
+/* Map [offset, offset + len) of f, which must lie inside the file (the
+ * bytes past its end could not be stored to), shared and writable; f must
+ * have been opened ENV_OPEN_READ_WRITE.  offset need not be page-aligned.
+ * The pages are faulted in writable at once where the kernel can
+ * (MADV_POPULATE_WRITE, Linux 5.14), rather than one page fault at a time
+ * on the first store to each; a page that cannot be (what would be a
+ * SIGBUS on a store) fails the call.  A MAP operation.  *out is NULL on
+ * failure. */
+int env_map(struct env_file *f, uint64_t offset, size_t len, struct env_map **out);
+
+/* Copy n bytes to file offset offset, which must lie inside m.  No system
+ * call.  The bytes land in file order, in pieces of at most 4 KiB aligned
+ * on file offsets: a process killed during the copy leaves a prefix of
+ * them, plus perhaps part of the piece being copied, and never a later
+ * piece without the earlier ones.  A WRITE operation. */
+int env_map_write(struct env_map *m, uint64_t offset, const void *data, size_t n);
+
+/* Unmap and free m (NULL allowed); the mapping is gone whatever the status.
+ * A MAP operation. */
+int env_unmap(struct env_map *m);
+
+/* Set f's size to size (ftruncate): bytes past it are gone.  A WRITE
+ * operation. */
+int env_truncate(struct env_file *f, uint64_t size);
 
 int env_path_kind(struct env *env, const char *path, enum env_path_kind *kind);
 int env_mkdir(struct env *env, const char *path);

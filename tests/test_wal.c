@@ -3,7 +3,9 @@
  *
  * Each test writes logs in its own temporary directory through an env, then
  * damages them with plain stdio, the way a crash or a bad disk would, and
- * checks what the reader makes of them.  Expected file offsets come from
+ * checks what the reader makes of them.  The layout tests run with both
+ * writers, plain and mapped; the mapped writer's own tests (zero tails, a
+ * writer killed with SIGKILL, failed grows) are at the end.  Expected file offsets come from
  * log_model_add(), an arithmetic model of the format written independently
  * of the writer, so that the layout itself (padding, fragment headers) is
  * under test and not only the round trip.  Random tests use fixed seeds,
@@ -13,9 +15,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "src/buf.h"
@@ -37,12 +42,22 @@
 
 enum { BLOCK = LOG_BLOCK_SIZE, HDR = LOG_HEADER_SIZE };
 
+/* The mapped writer reserves its file this much at a time
+ * (WAL_WRITER_CHUNK in wal/log_writer.c). */
+enum { CHUNK = 1 << 20 };
+
+/* Set by the tests of the mapped writer: log_write() then writes a new log
+ * through a mapping.  log_write_from() appends with a plain writer, since
+ * nothing appends to a mapped log once it is closed. */
+static int mapped_writer;
+
 static struct env *env;
 static char dir[64];
 static char path[128];
 
 static void wal_setup(void)
 {
+    mapped_writer = 0;
     env = env_new();
     cr_assert_not_null(env);
     strcpy(dir, "/tmp/strata_wal_XXXXXX");
@@ -144,24 +159,43 @@ static void log_free(struct log *lg)
     memset(lg, 0, sizeof *lg);
 }
 
+static void expect_log_while_mapped(const struct log *lg);
+
+/* A new mapped writer of a new file at path. */
+static struct wal_writer *mapped_open(void)
+{
+    struct env_file *f;
+    struct wal_writer *w;
+    cr_assert_eq(env_open(env, path, ENV_OPEN_READ_WRITE, &f), STRATA_OK, "%s",
+                 strata_last_error());
+    cr_assert_eq(wal_writer_new_mapped(f, &w), STRATA_OK, "%s", strata_last_error());
+    return w;
+}
+
 /* Write records [from, lg->n) with a new writer: to a new file when from is
  * 0, else appended to the file as it is. */
 static void log_write_from(const struct log *lg, size_t from)
 {
     struct env_file *f;
-    cr_assert_eq(env_open(env, path, from ? ENV_OPEN_APPEND : ENV_OPEN_TRUNCATE, &f), STRATA_OK,
-                 "%s", strata_last_error());
-    uint64_t size = 0;
-    cr_assert_eq(env_file_size(f, &size), STRATA_OK);
-    cr_assert_eq(size, from ? lg->end[from - 1] : 0, "unexpected starting size");
-    struct wal_writer *w = wal_writer_new(f, size);
-    cr_assert_not_null(w);
+    struct wal_writer *w;
+    if (mapped_writer && from == 0) {
+        w = mapped_open();
+    } else {
+        cr_assert_eq(env_open(env, path, from ? ENV_OPEN_APPEND : ENV_OPEN_TRUNCATE, &f),
+                     STRATA_OK, "%s", strata_last_error());
+        uint64_t size = 0;
+        cr_assert_eq(env_file_size(f, &size), STRATA_OK);
+        cr_assert_eq(size, from ? lg->end[from - 1] : 0, "unexpected starting size");
+        cr_assert_not_null(w = wal_writer_new(f, size));
+    }
     for (size_t i = from; i < lg->n; i++) {
         int rc = wal_writer_add_record(w, slice_make(lg->data[i], lg->len[i]));
         CHECK(rc == STRATA_OK, "add record %zu: %s", i, strata_last_error());
     }
     cr_assert_eq(wal_writer_size(w), lg->size, "writer size %" PRIu64 ", model %" PRIu64,
                  wal_writer_size(w), lg->size);
+    if (mapped_writer && from == 0)
+        expect_log_while_mapped(lg);
     cr_assert_eq(wal_writer_close(w), STRATA_OK);
 }
 
@@ -198,15 +232,25 @@ static void expect_record(struct wal_reader *r, const struct log *lg, size_t i)
           i, wal_reader_record_offset(r), lg->off[i]);
 }
 
-static void expect_end(struct wal_reader *r, uint64_t dropped)
+/* The end of the log, after dropping a torn tail of dropped bytes and
+ * before a zero tail of zero_tail bytes. */
+static void expect_end_zeros(struct wal_reader *r, uint64_t dropped, uint64_t zero_tail)
 {
     struct slice rec;
     int rc = wal_reader_read(r, &rec);
     CHECK(rc == 0, "expected the end, got %d (%s)", rc, strata_last_error());
     CHECK(wal_reader_dropped_bytes(r) == dropped, "dropped %" PRIu64 " bytes, expected %" PRIu64,
           wal_reader_dropped_bytes(r), dropped);
+    CHECK(wal_reader_zero_tail_bytes(r) == zero_tail,
+          "zero tail of %" PRIu64 " bytes, expected %" PRIu64, wal_reader_zero_tail_bytes(r),
+          zero_tail);
     rc = wal_reader_read(r, &rec);
     CHECK(rc == 0, "the end must stay the end, got %d", rc);
+}
+
+static void expect_end(struct wal_reader *r, uint64_t dropped)
+{
+    expect_end_zeros(r, dropped, 0);
 }
 
 /* The file holds exactly lg's records, and ends cleanly. */
@@ -217,6 +261,28 @@ static void expect_log(const struct log *lg)
     for (size_t i = 0; i < lg->n; i++)
         expect_record(r, lg, i);
     expect_end(r, 0);
+    uint64_t size;
+    cr_assert_eq(env_file_size(f, &size), STRATA_OK);
+    cr_assert_eq(size, lg->size, "the file is %" PRIu64 " bytes, its records %" PRIu64, size,
+                 lg->size);
+    reader_close(r, f);
+}
+
+/* With its mapped writer still open, the file is what the writer's process
+ * leaves if it is killed now: whole chunks, lg's records, then zeros that
+ * read as the end of the log. */
+static void expect_log_while_mapped(const struct log *lg)
+{
+    struct env_file *f;
+    struct wal_reader *r = reader_open(&f);
+    uint64_t size;
+    cr_assert_eq(env_file_size(f, &size), STRATA_OK);
+    cr_assert(size % CHUNK == 0 && size >= lg->size && size - lg->size < CHUNK,
+              "a mapped log of %" PRIu64 " bytes of records is %" PRIu64 " bytes long", lg->size,
+              size);
+    for (size_t i = 0; i < lg->n; i++)
+        expect_record(r, lg, i);
+    expect_end_zeros(r, 0, size - lg->size);
     reader_close(r, f);
 }
 
@@ -225,6 +291,27 @@ static char *file_load(size_t *n)
     char *data;
     cr_assert_eq(env_read_file(env, path, &data, n), STRATA_OK, "%s", strata_last_error());
     return data;
+}
+
+/* Where the zeros that end data[0, n) start: after its last non-zero byte.
+ * A torn tail's dropped bytes stop there; the zeros are the zero tail. */
+static uint64_t zeros_start(const char *data, uint64_t n)
+{
+    while (n > 0 && data[n - 1] == 0)
+        n--;
+    return n;
+}
+
+/* The end of a log whose records end at good_end and whose file is
+ * data[0, n): a torn tail up to the zeros that end the file, or, when only
+ * zeros follow good_end, a zero tail and nothing dropped. */
+static void expect_end_after(struct wal_reader *r, const char *data, uint64_t n, uint64_t good_end)
+{
+    uint64_t z = zeros_start(data, n);
+    if (z <= good_end)
+        expect_end_zeros(r, 0, n - good_end);
+    else
+        expect_end_zeros(r, z - good_end, n - z);
 }
 
 /* Replace the file with n bytes, as stdio does it: the damage under test. */
@@ -308,7 +395,7 @@ static size_t near_block_size(size_t i)
 }
 enum { NEAR_BLOCK_SIZES = HDR + 10 + 10 + 1 };
 
-Test(wal, round_trip_alone)
+static void round_trip_alone(void)
 {
     for (size_t i = 0; i < NEAR_BLOCK_SIZES + 2; i++) {
         size_t len = i < NEAR_BLOCK_SIZES ? near_block_size(i) : i - NEAR_BLOCK_SIZES;
@@ -343,7 +430,7 @@ static void boundary_case(size_t left, size_t len)
     log_free(&lg);
 }
 
-Test(wal, round_trip_at_block_boundaries)
+static void round_trip_at_block_boundaries(void)
 {
     for (size_t left = 0; left <= 12; left++) {
         size_t small[] = { 0, 1, 2, 5, 100 };
@@ -359,7 +446,7 @@ Test(wal, round_trip_at_block_boundaries)
     }
 }
 
-Test(wal, large_records)
+static void large_records(void)
 {
     struct log lg = { 0 };
     size_t sizes[] = { 100000, 1, 1 << 20, 100, 100 * 1000, (1 << 20) + 7, 0 };
@@ -370,7 +457,7 @@ Test(wal, large_records)
     log_free(&lg);
 }
 
-Test(wal, append_to_existing_log)
+static void append_to_existing_log(void)
 {
     /* Stop the first writer at several places in a block: mid-block, with
      * padding ahead (block offset 32766), and on a block boundary. */
@@ -390,6 +477,53 @@ Test(wal, append_to_existing_log)
         expect_log(&lg);
         log_free(&lg);
     }
+}
+
+Test(wal, round_trip_alone)
+{
+    round_trip_alone();
+}
+
+Test(wal, round_trip_at_block_boundaries)
+{
+    round_trip_at_block_boundaries();
+}
+
+Test(wal, large_records)
+{
+    large_records();
+}
+
+Test(wal, append_to_existing_log)
+{
+    append_to_existing_log();
+}
+
+/* The same layouts through the mapped writer: records of a megabyte and
+ * more need a window larger than a chunk. */
+Test(wal, mapped_round_trip_alone)
+{
+    mapped_writer = 1;
+    round_trip_alone();
+}
+
+Test(wal, mapped_round_trip_at_block_boundaries)
+{
+    mapped_writer = 1;
+    round_trip_at_block_boundaries();
+}
+
+Test(wal, mapped_large_records)
+{
+    mapped_writer = 1;
+    large_records();
+}
+
+/* A mapped log, closed, then appended to by a plain writer. */
+Test(wal, mapped_then_appended)
+{
+    mapped_writer = 1;
+    append_to_existing_log();
 }
 
 /* ---- torn tails ------------------------------------------------------------ */
@@ -420,7 +554,13 @@ static void torn_at_every_offset(size_t pad)
         struct wal_reader *r = reader_open(&f);
         for (size_t i = 0; i < 3; i++)
             expect_record(r, &lg, i);
-        expect_end(r, t - good_end);
+        /* Cut inside the padding, the file ends in zeros where a header
+         * was due: a zero tail, not a torn record.  After it, a torn tail
+         * (less any zeros it happens to end with). */
+        if (t <= good_end + pad)
+            expect_end_zeros(r, 0, t - good_end);
+        else
+            expect_end_after(r, raw, t, good_end);
         reader_close(r, f);
     }
     free(raw);
@@ -437,8 +577,10 @@ Test(wal, torn_tail_at_every_offset_after_padding)
     torn_at_every_offset(3);
 }
 
-/* A crash after the file grew but before its data reached the disk leaves
- * zeros: past the end, or over the last record too. */
+/* A crash after the file grew but before its data reached the disk, or a
+ * mapped writer killed with its chunk half used, leaves zeros: past the
+ * end, or over the last record too.  Starting where a record was due, they
+ * are the end of the log, not a torn record: nothing is dropped. */
 static void zeroed_tail(size_t len1, size_t zeros, int over_last)
 {
     struct log lg = { 0 };
@@ -459,20 +601,126 @@ static void zeroed_tail(size_t len1, size_t zeros, int over_last)
     expect_record(r, &lg, 1);
     if (!over_last)
         expect_record(r, &lg, 2);
-    expect_end(r, zeros);
+    expect_end_zeros(r, 0, zeros);
     reader_close(r, f);
     free(z);
     free(raw);
     log_free(&lg);
 }
 
-Test(wal, torn_tail_zeroed)
+Test(wal, zero_tail_is_the_end)
 {
     zeroed_tail(1000, 10, 0);
     zeroed_tail(1000, 5000, 1);
     zeroed_tail(30000, 100000, 0); /* zeros over several whole blocks */
     zeroed_tail(30000, 3, 0);      /* fewer zeros than a header */
     zeroed_tail(BLOCK - 17 - 2 * HDR - 300, 20, 0); /* zeros start on a block boundary */
+}
+
+/* The rest of a record cut short by zeros, after a whole fragment of it (a
+ * mapped writer killed between the fragments of a copy): the zeros start
+ * where a fragment was due, so the record is a torn tail ending there and
+ * the zeros after it a zero tail. */
+Test(wal, zero_tail_after_a_record_in_progress)
+{
+    struct log lg = { 0 };
+    log_add(&lg, 100);
+    log_add(&lg, 70000); /* FIRST to the end of block 0, MIDDLE, LAST in block 2 */
+    log_write(&lg);
+    size_t n;
+    char *raw = file_load(&n);
+    uint64_t cuts[] = { BLOCK, 2 * BLOCK }; /* after the FIRST, after the MIDDLE */
+    for (size_t k = 0; k < 2; k++) {
+        char *z = calloc(1, n + 5000);
+        cr_assert_not_null(z);
+        memcpy(z, raw, cuts[k]);
+        file_store(z, n + 5000);
+        free(z);
+        struct env_file *f;
+        struct wal_reader *r = reader_open(&f);
+        expect_record(r, &lg, 0);
+        expect_end_zeros(r, cuts[k] - lg.off[1], n + 5000 - cuts[k]);
+        reader_close(r, f);
+    }
+    free(raw);
+    log_free(&lg);
+}
+
+/* Zeros followed by a valid record are damage, not a tail: corruption at
+ * the first zero, exactly as before zero tails existed, then the records
+ * after them, then the zero tail after those. */
+Test(wal, zeros_then_a_record_are_corruption)
+{
+    size_t zeroed_lens[] = { 300, 70000 }; /* in one block; over three */
+    for (size_t k = 0; k < 2; k++) {
+        struct log lg = { 0 };
+        log_add(&lg, 100);
+        log_add(&lg, zeroed_lens[k]);
+        log_add(&lg, 50);
+        log_write(&lg);
+        size_t n;
+        char *raw = file_load(&n);
+        char *z = calloc(1, n + 4000);
+        cr_assert_not_null(z);
+        memcpy(z, raw, n);
+        memset(z + lg.off[1], 0, lg.end[1] - lg.off[1]);
+        file_store(z, n + 4000);
+        struct env_file *f;
+        struct wal_reader *r = reader_open(&f);
+        expect_record(r, &lg, 0);
+        expect_corruption(r, lg.off[1]);
+        CHECK(strstr(strata_last_error(), "zeroed bytes") != NULL, "reason: %s",
+              strata_last_error());
+        expect_record(r, &lg, 2);
+        expect_end_zeros(r, 0, 4000);
+        reader_close(r, f);
+        free(z);
+        free(raw);
+        log_free(&lg);
+    }
+}
+
+/* A fragment cut short with zeros after it to the end of the file (a
+ * mapped writer killed in the middle of copying it): the damage is not
+ * zeros, so it is a torn tail as before, dropped to the end of the file. */
+Test(wal, torn_fragment_then_zeros_is_a_torn_tail)
+{
+    struct log lg = { 0 };
+    log_add(&lg, 100);
+    log_add(&lg, 3000);
+    log_write(&lg);
+    size_t n;
+    char *raw = file_load(&n);
+    size_t size = n + 6000;
+    char *zbuf = calloc(1, size);
+    cr_assert_not_null(zbuf);
+    memcpy(zbuf, raw, lg.off[1] + HDR + 1000);
+    file_store(zbuf, size);
+    struct env_file *f;
+    struct wal_reader *r = reader_open(&f);
+    expect_record(r, &lg, 0);
+    uint64_t z = zeros_start(zbuf, size);
+    cr_assert(z > lg.off[1] + HDR, "the cut fragment reads as zeros");
+    expect_end_zeros(r, z - lg.off[1], size - z);
+    reader_close(r, f);
+    free(zbuf);
+    free(raw);
+    log_free(&lg);
+}
+
+Test(wal, all_zero_file_is_an_empty_log)
+{
+    size_t sizes[] = { 3, HDR, BLOCK, 3 * BLOCK + 5, CHUNK };
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        char *z = calloc(1, sizes[k]);
+        cr_assert_not_null(z);
+        file_store(z, sizes[k]);
+        free(z);
+        struct env_file *f;
+        struct wal_reader *r = reader_open(&f);
+        expect_end_zeros(r, 0, sizes[k]);
+        reader_close(r, f);
+    }
 }
 
 /* ---- corruption ------------------------------------------------------------ */
@@ -625,7 +873,9 @@ Test(wal, damage_in_the_last_record_is_a_torn_tail)
         struct wal_reader *r = reader_open(&f);
         expect_record(r, &lg, 0);
         expect_record(r, &lg, 1);
-        expect_end(r, lg.size - lg.off[2]);
+        raw = file_load(&n);
+        expect_end_after(r, raw, n, lg.off[2]);
+        free(raw);
         reader_close(r, f);
         log_free(&lg);
     }
@@ -933,10 +1183,11 @@ Test(wal, partial_write_leaves_a_torn_tail)
     cr_assert_eq(wal_writer_close(w), STRATA_OK);
     struct wal_reader *r = reader_open(&f);
     expect_record(r, &lg, 0);
-    uint64_t size;
-    cr_assert_eq(env_file_size(f, &size), STRATA_OK);
+    size_t size;
+    char *raw = file_load(&size);
     cr_assert(size > lg.off[1], "the partial write wrote nothing");
-    expect_end(r, size - lg.off[1]);
+    expect_end_after(r, raw, size, lg.off[1]);
+    free(raw);
     reader_close(r, f);
     log_free(&lg);
 }
@@ -976,5 +1227,287 @@ Test(wal, read_fault)
     cr_assert(strstr(strata_last_error(), path) != NULL, "%s", strata_last_error());
     cr_assert_eq(wal_reader_read(r, &rec), STRATA_IO_ERROR, "an I/O error must stick");
     reader_close(r, f);
+    log_free(&lg);
+}
+
+/* ---- the mapped writer -------------------------------------------------------- */
+
+/* Thousands of small records cross chunk boundaries one grow at a time. */
+Test(wal, mapped_small_records_cross_chunks)
+{
+    mapped_writer = 1;
+    struct log lg = { 0 };
+    while (lg.size < 2 * CHUNK + 5000)
+        log_add(&lg, 50 + (size_t)(lg.n * 37 % 400));
+    log_write(&lg); /* checks the file while the writer is open, too */
+    expect_log(&lg);
+    log_free(&lg);
+}
+
+/* The child of a kill test: makes a mapped writer and says so on fd, then
+ * appends lg's records, sending the index of each one once it was added,
+ * then waits to be killed with the log still open.  Never returns. */
+static void kill_child(const struct log *lg, int fd)
+{
+    struct env_file *f;
+    struct wal_writer *w;
+    uint32_t ready = UINT32_MAX;
+    if (env_open(env, path, ENV_OPEN_READ_WRITE, &f) != STRATA_OK ||
+        wal_writer_new_mapped(f, &w) != STRATA_OK ||
+        write(fd, &ready, sizeof ready) != (ssize_t)sizeof ready)
+        _exit(2);
+    for (uint32_t i = 0; i < lg->n; i++) {
+        if (wal_writer_add_record(w, slice_make(lg->data[i], lg->len[i])) != STRATA_OK)
+            _exit(3);
+        if (write(fd, &i, sizeof i) != (ssize_t)sizeof i)
+            _exit(4);
+    }
+    for (;;)
+        pause();
+}
+
+/* Run a writer in a child, kill it with SIGKILL once it acknowledged
+ * kill_after records; then every acknowledged record reads back, maybe the
+ * one in flight too, and the rest of the file is a torn tail or zeros. */
+static void kill_cycle(const struct log *lg, size_t kill_after)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        kill_child(lg, fds[1]);
+    }
+    close(fds[1]);
+    size_t acked = 0;
+    uint32_t ack;
+    cr_assert_eq(read(fds[0], &ack, sizeof ack), (ssize_t)sizeof ack, "the writer did not start");
+    cr_assert_eq(ack, UINT32_MAX);
+    while (acked < kill_after && read(fds[0], &ack, sizeof ack) == (ssize_t)sizeof ack)
+        acked++;
+    kill(pid, SIGKILL);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the writer ended with %#x",
+              status);
+    while (read(fds[0], &ack, sizeof ack) == (ssize_t)sizeof ack)
+        acked++; /* sent before it died */
+    close(fds[0]);
+
+    struct env_file *f;
+    struct wal_reader *r = reader_open(&f);
+    for (size_t i = 0; i < acked; i++)
+        expect_record(r, lg, i);
+    size_t got = acked;
+    struct slice rec;
+    int rc = wal_reader_read(r, &rec);
+    if (rc == 1 && got < lg->n) { /* the record in flight made it whole */
+        CHECK(rec.len == lg->len[got] && memcmp(rec.data, lg->data[got], rec.len) == 0,
+              "the record after the last acknowledged one is not record %zu", got);
+        got++;
+        rc = wal_reader_read(r, &rec);
+    }
+    CHECK(rc == 0, "after %zu records: %d (%s)", got, rc, strata_last_error());
+    uint64_t size;
+    cr_assert_eq(env_file_size(f, &size), STRATA_OK);
+    uint64_t end = got ? lg->end[got - 1] : 0;
+    CHECK(size % CHUNK == 0 && size > end, "a killed mapped log of %" PRIu64 " bytes", size);
+    CHECK(end + wal_reader_dropped_bytes(r) + wal_reader_zero_tail_bytes(r) == size,
+          "records to %" PRIu64 ", %" PRIu64 " dropped, %" PRIu64 " zeros, file %" PRIu64, end,
+          wal_reader_dropped_bytes(r), wal_reader_zero_tail_bytes(r), size);
+    fprintf(stderr, "wal/mapped_writer_killed: %zu acknowledged, %zu read, %" PRIu64
+            " dropped, zero tail %" PRIu64 "\n", acked, got, wal_reader_dropped_bytes(r),
+            wal_reader_zero_tail_bytes(r));
+    reader_close(r, f);
+}
+
+/* SIGKILL loses nothing a mapped writer acknowledged: the records are in
+ * the page cache, and the reserved zeros after them are the end of the log. */
+Test(wal, mapped_writer_killed)
+{
+    struct log lg = { 0 };
+    rng_state = 0x5EED0003;
+    while (lg.n < 2000)
+        log_add(&lg, lg.n % 50 == 7 ? 5000 + rng_below(65000) : rng_below(400));
+    cr_assert_gt(lg.size, CHUNK, "the writer must grow its file");
+    size_t kill_after[] = { 0, 1, 17, 300, 1200, 1999, 2000 };
+    for (size_t k = 0; k < sizeof kill_after / sizeof *kill_after; k++)
+        kill_cycle(&lg, kill_after[k]);
+    log_free(&lg);
+}
+
+/* What a process killed now would leave: record 0 and zeros. */
+static void expect_first_then_zeros(const char *first)
+{
+    struct env_file *f;
+    struct wal_reader *r = reader_open(&f);
+    expect_text(r, first, 0);
+    uint64_t size;
+    cr_assert_eq(env_file_size(f, &size), STRATA_OK);
+    expect_end_zeros(r, 0, size - HDR - strlen(first));
+    reader_close(r, f);
+}
+
+/* The log holds exactly the record first, cut to its length. */
+static void expect_only(const char *first)
+{
+    struct env_file *f;
+    struct wal_reader *r = reader_open(&f);
+    expect_text(r, first, 0);
+    expect_end(r, 0);
+    uint64_t size;
+    cr_assert_eq(env_file_size(f, &size), STRATA_OK);
+    cr_assert_eq(size, HDR + strlen(first));
+    reader_close(r, f);
+}
+
+/* Check that the last error names the log file, offset and reason. */
+static void expect_message(const char *offset, const char *reason)
+{
+    const char *msg = strata_last_error();
+    cr_assert(strstr(msg, path) != NULL, "no file name in \"%s\"", msg);
+    cr_assert(strstr(msg, offset) != NULL, "no \"%s\" in \"%s\"", offset, msg);
+    cr_assert(strstr(msg, reason) != NULL, "no \"%s\" in \"%s\"", reason, msg);
+}
+
+/* A full disk when a record needs a new chunk: the record fails with the
+ * grow's status and message, nothing of it reaches the file, the writer
+ * takes no more records, and the log keeps those before. */
+Test(wal, mapped_grow_fails_on_a_full_disk)
+{
+    unsigned kinds[] = { ENV_OP_WRITE, ENV_OP_WRITE | ENV_FAULT_PARTIAL };
+    char *big = record_bytes(CHUNK, 1); /* does not fit in what is left of chunk 0 */
+    for (size_t k = 0; k < 2; k++) {
+        struct wal_writer *w = mapped_open();
+        cr_assert_eq(wal_writer_add_record(w, slice_make("first", 5)), STRATA_OK);
+        env_set_fault(env, 1, kinds[k], ENOSPC);
+        cr_assert_eq(wal_writer_add_record(w, slice_make(big, CHUNK)), STRATA_IO_ERROR);
+        expect_message("allocate", strerror(ENOSPC));
+        expect_message("at offset 12 ", strerror(ENOSPC));
+        cr_assert_eq(wal_writer_add_record(w, slice_make("third", 5)), STRATA_IO_ERROR);
+        cr_assert_eq(wal_writer_size(w), (uint64_t)HDR + 5);
+        expect_first_then_zeros("first");
+        cr_assert_eq(wal_writer_close(w), STRATA_OK, "%s", strata_last_error());
+        expect_only("first");
+    }
+    free(big);
+}
+
+/* The two mapping operations of a grow fail: the old window's unmap, then
+ * the new one's map. */
+Test(wal, mapped_grow_map_faults)
+{
+    char *big = record_bytes(CHUNK, 1);
+    const char *what[] = { "unmap", "map " };
+    for (uint64_t nth = 1; nth <= 2; nth++) {
+        struct wal_writer *w = mapped_open();
+        cr_assert_eq(wal_writer_add_record(w, slice_make("first", 5)), STRATA_OK);
+        env_set_fault(env, nth, ENV_OP_MAP, EIO);
+        cr_assert_eq(wal_writer_add_record(w, slice_make(big, CHUNK)), STRATA_IO_ERROR);
+        expect_message(what[nth - 1], strerror(EIO));
+        cr_assert_eq(wal_writer_add_record(w, slice_make("third", 5)), STRATA_IO_ERROR);
+        cr_assert_eq(wal_writer_close(w), STRATA_OK, "%s", strata_last_error());
+        expect_only("first");
+    }
+    free(big);
+}
+
+/* The first chunk is reserved when the writer is made: a full disk fails
+ * the new log, not a write into it. */
+Test(wal, mapped_creation_fails_on_a_full_disk)
+{
+    unsigned kinds[] = { ENV_OP_WRITE, ENV_OP_MAP };
+    for (size_t k = 0; k < 2; k++) {
+        struct env_file *f;
+        cr_assert_eq(env_open(env, path, ENV_OPEN_READ_WRITE, &f), STRATA_OK);
+        env_set_fault(env, 1, kinds[k], ENOSPC);
+        struct wal_writer *w = (struct wal_writer *)&w;
+        cr_assert_eq(wal_writer_new_mapped(f, &w), STRATA_IO_ERROR);
+        cr_assert_null(w);
+        expect_message("at offset 0 ", strerror(ENOSPC));
+        cr_assert_eq(env_close(f), STRATA_OK);
+    }
+}
+
+/* The copy into the mapping fails (injected: a real one cannot fail), whole
+ * or after half the bytes: the record is refused, and a torn tail is all a
+ * kill at that moment would leave; close cuts it off. */
+Test(wal, mapped_write_fault)
+{
+    unsigned kinds[] = { ENV_OP_WRITE, ENV_OP_WRITE | ENV_FAULT_PARTIAL };
+    for (size_t k = 0; k < 2; k++) {
+        struct log lg = { 0 };
+        log_add(&lg, 10);
+        log_add(&lg, 100000);
+        struct wal_writer *w = mapped_open();
+        cr_assert_eq(wal_writer_add_record(w, slice_make(lg.data[0], lg.len[0])), STRATA_OK);
+        env_set_fault(env, 1, kinds[k], EIO);
+        cr_assert_eq(wal_writer_add_record(w, slice_make(lg.data[1], lg.len[1])),
+                     STRATA_IO_ERROR);
+        expect_message("at offset 17 ", strerror(EIO));
+        cr_assert_eq(wal_writer_add_record(w, slice_make("x", 1)), STRATA_IO_ERROR);
+        struct env_file *f;
+        struct wal_reader *r = reader_open(&f);
+        expect_record(r, &lg, 0);
+        size_t size;
+        char *raw = file_load(&size);
+        cr_assert_eq(size % CHUNK, 0);
+        cr_assert(k == 0 || zeros_start(raw, size) > lg.off[1], "the partial copy wrote nothing");
+        expect_end_after(r, raw, size, lg.off[1]);
+        free(raw);
+        reader_close(r, f);
+        cr_assert_eq(wal_writer_close(w), STRATA_OK);
+        lg.n = 1;
+        lg.size = lg.end[0];
+        expect_log(&lg);
+        lg.n = 2;
+        log_free(&lg);
+    }
+}
+
+Test(wal, mapped_sync)
+{
+    struct wal_writer *w = mapped_open();
+    cr_assert_eq(wal_writer_add_record(w, slice_make("x", 1)), STRATA_OK);
+    cr_assert_eq(wal_writer_sync(w), STRATA_OK, "%s", strata_last_error());
+    env_set_fault(env, 1, ENV_OP_SYNC, EIO);
+    cr_assert_eq(wal_writer_sync(w), STRATA_IO_ERROR);
+    cr_assert(strstr(strata_last_error(), path) != NULL, "%s", strata_last_error());
+    cr_assert_eq(wal_writer_close(w), STRATA_OK);
+    expect_only("x");
+}
+
+/* A real failure of the grow, not an injected one: past the file size
+ * limit (RLIMIT_FSIZE) fallocate fails with EFBIG, as it fails with ENOSPC
+ * on a full disk.  The record gets the error status; no signal kills the
+ * process, and the records before it stay. */
+Test(wal, mapped_grow_fails_past_the_file_size_limit)
+{
+    struct rlimit old, rl;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 2 * CHUNK)
+        cr_assert_fail("the file size limit is already %llu", (unsigned long long)old.rlim_max);
+    signal(SIGXFSZ, SIG_IGN); /* else the kernel's SIGXFSZ would end the test */
+    rl = old;
+    rl.rlim_cur = CHUNK + CHUNK / 2;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    struct log lg = { 0 };
+    struct wal_writer *w = mapped_open();
+    int rc = STRATA_OK;
+    while (rc == STRATA_OK && lg.size < 2 * CHUNK) {
+        log_add(&lg, 1000);
+        rc = wal_writer_add_record(w, slice_make(lg.data[lg.n - 1], 1000));
+    }
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    cr_assert_eq(rc, STRATA_IO_ERROR, "the records went past the limit: %d", rc);
+    expect_message("allocate", strerror(EFBIG));
+    cr_assert_gt(lg.end[lg.n - 1], (uint64_t)CHUNK, "it failed before the first chunk was full");
+    cr_assert_eq(wal_writer_close(w), STRATA_OK, "%s", strata_last_error());
+    lg.n--;
+    lg.size = lg.end[lg.n - 1];
+    expect_log(&lg);
+    lg.n++;
     log_free(&lg);
 }

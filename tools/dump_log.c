@@ -9,7 +9,9 @@
  * valid data) is a problem; a torn tail (damage at the very end, what a
  * crash in the middle of a write leaves) is reported but is not a
  * problem, since recovery drops it too and loses nothing that was
- * written whole.
+ * written whole.  Nor is a zero tail (the space a write-ahead log's writer
+ * reserved and never filled, left by a killed process): it is reported,
+ * since the file is longer than its records, and is no damage at all.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -31,11 +33,12 @@ static int show_records(const struct dump_ctx *c)
     return !c->o->check || c->o->scan;
 }
 
-static void print_torn_tail(struct dump_ctx *c, uint64_t size, uint64_t dropped)
+/* end: where the log's bytes end (the file's size less any zero tail). */
+static void print_torn_tail(struct dump_ctx *c, uint64_t end, uint64_t dropped)
 {
     if (dropped == 0)
         return;
-    uint64_t at = dropped <= size ? size - dropped : 0;
+    uint64_t at = dropped <= end ? end - dropped : 0;
     if (c->o->json) {
         json_key(&c->json, "torn_tail");
         json_begin(&c->json, '{');
@@ -47,6 +50,26 @@ static void print_torn_tail(struct dump_ctx *c, uint64_t size, uint64_t dropped)
                 "torn tail: %" PRIu64 " bytes dropped at offset %" PRIu64
                 " (an interrupted write; recovery drops them too)\n",
                 dropped, at);
+    }
+}
+
+static void print_zero_tail(struct dump_ctx *c, uint64_t size, uint64_t zeros)
+{
+    if (zeros == 0)
+        return;
+    uint64_t at = zeros <= size ? size - zeros : 0;
+    if (c->o->json) {
+        json_key(&c->json, "zero_tail");
+        json_begin(&c->json, '{');
+        json_kv_u64(&c->json, "offset", at);
+        json_kv_u64(&c->json, "bytes", zeros);
+        json_end(&c->json, '}');
+    } else {
+        fprintf(c->out,
+                "zero tail: %" PRIu64 " bytes at offset %" PRIu64
+                " (space the writer reserved and never wrote, as a killed process leaves it;"
+                " not data)\n",
+                zeros, at);
     }
 }
 
@@ -85,7 +108,9 @@ static void read_log(struct dump_ctx *c, const char *array, record_fn fn, void *
     }
     if (show_records(c) && c->o->json)
         json_end(&c->json, ']');
-    print_torn_tail(c, size, wal_reader_dropped_bytes(r));
+    uint64_t zeros = wal_reader_zero_tail_bytes(r);
+    print_torn_tail(c, zeros <= size ? size - zeros : 0, wal_reader_dropped_bytes(r));
+    print_zero_tail(c, size, zeros);
     wal_reader_free(r);
     env_close(f);
 }

@@ -9,8 +9,10 @@
  * covers the type and the payload.  A fragment never crosses a block
  * boundary; when fewer than 7 bytes are left in a block they are zero
  * padding.  Types: FULL holds a whole record; FIRST, MIDDLE and LAST hold
- * its pieces in order.  Type 0 never appears in a valid fragment (zeroed
- * space, as left by a crash after the file grew, reads as damage).
+ * its pieces in order.  Type 0 never appears in a valid fragment: zeroed
+ * space is either the zero tail that ends a log (space a mapped writer
+ * reserved and never wrote, or the file grew and the data never reached
+ * the disk) or, when valid fragments follow it, damage.
  */
 #ifndef STRATA_LOG_FORMAT_H
 #define STRATA_LOG_FORMAT_H

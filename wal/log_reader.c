@@ -20,6 +20,17 @@
  *   corruption, reaching the end of the file makes it a torn tail.  Every
  *   scan starts strictly after the start of the damage, so a damaged file
  *   cannot make the reader loop.
+ * - A zero tail is not damage: when the bytes where a fragment header (or
+ *   block padding) was due are zeros, and so is every byte after them to the
+ *   end of the file, the log ends there, exactly as if the file did.  That
+ *   is what a mapped writer (log_writer.h) leaves when its process dies: the
+ *   rest of the space it reserved.  After real damage, zeros that run to the
+ *   end of the file are not counted as dropped either (they are the zero
+ *   tail).  nonzero_end, the offset after the last non-zero byte the damage
+ *   handling has seen, tells the two apart; the scan keeps it on its way,
+ *   since it reads every later byte anyway, and skips all-zero stretches
+ *   without trying each position: they hold no fragment (type 0 is
+ *   invalid).
  * - resync is set after reporting corruption: valid MIDDLE and LAST
  *   fragments are skipped silently until a record starts, since they belong
  *   to the record the damage already cost.
@@ -32,6 +43,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "src/buf.h"
 #include "src/coding.h"
@@ -53,6 +65,8 @@ struct wal_reader {
     uint64_t record_offset;
     uint64_t frag_end; /* file offset after the last valid fragment seen */
     uint64_t dropped;
+    uint64_t zero_tail;
+    uint64_t nonzero_end;
     int resync;
     int done;
     int error;
@@ -117,6 +131,11 @@ uint64_t wal_reader_record_offset(const struct wal_reader *r)
 uint64_t wal_reader_dropped_bytes(const struct wal_reader *r)
 {
     return r->dropped;
+}
+
+uint64_t wal_reader_zero_tail_bytes(const struct wal_reader *r)
+{
+    return r->zero_tail;
 }
 
 /* The file's size once the last block has been loaded. */
@@ -188,12 +207,11 @@ static int wal_reader_check(const struct wal_reader *r, size_t pos, struct wal_f
     return 1;
 }
 
+/* Whether p[0, n) is all zero: the first byte is, and each byte equals the
+ * next (memcmp runs vectorized, which matters over a megabyte of tail). */
 static int wal_reader_all_zero(const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
 /* The next fragment that passes its own checks (its place in the record
@@ -241,21 +259,37 @@ static int wal_reader_next(struct wal_reader *r, struct wal_frag *f, struct wal_
     return WAL_GOT;
 }
 
+/* Raise nonzero_end past the last non-zero byte of block[from, block_len);
+ * whether there is one. */
+static int wal_reader_see_nonzero(struct wal_reader *r, size_t from)
+{
+    if (from >= r->block_len || wal_reader_all_zero(r->block + from, r->block_len - from))
+        return 0;
+    size_t end = r->block_len;
+    while (r->block[end - 1] == 0)
+        end--;
+    if (r->block_start + end > r->nonzero_end)
+        r->nonzero_end = r->block_start + end;
+    return 1;
+}
+
 /* Look for a valid fragment from position pos of the current block on,
  * trying every byte position, in this block and then in every later one.
  * Following the chain of fragment lengths instead would be cheaper, but the
  * damage may be in a length: the chain then skips over the valid fragments
  * behind it, and damage in the middle of a log would pass for a torn tail.
  * Most positions fail on the length or type before any checksum is
- * computed, so a scan to the end of a damaged log costs milliseconds.
- * 1 with r->pos on the fragment found, 0 when the file holds none, or a
- * failed read's status. */
+ * computed, so a scan to the end of a damaged log costs milliseconds; the
+ * rest of a block that is all zeros cannot hold a fragment and is skipped.
+ * Keeps nonzero_end up to date on the way.  1 with r->pos on the fragment
+ * found, 0 when the file holds none, or a failed read's status. */
 static int wal_reader_scan(struct wal_reader *r, long pos)
 {
     if (pos == WAL_READER_NEXT_BLOCK)
         pos = (long)r->block_len;
     for (;;) {
-        for (size_t p = (size_t)pos; p + LOG_HEADER_SIZE <= r->block_len; p++) {
+        size_t from = wal_reader_see_nonzero(r, (size_t)pos) ? (size_t)pos : r->block_len;
+        for (size_t p = from; p + LOG_HEADER_SIZE <= r->block_len; p++) {
             struct wal_frag f;
             long next;
             if (wal_reader_check(r, p, &f, &next, NULL, 0)) {
@@ -277,24 +311,46 @@ static void wal_reader_drop_record(struct wal_reader *r)
     buf_clear(&r->record);
 }
 
-/* Decide what the damage d is: corruption when a valid fragment follows it
- * (reading then resumes at the next record that starts after it), a torn
- * tail otherwise.  A record in progress is lost either way.  A torn tail
- * counts as dropped everything after the last valid fragment kept: that
- * takes in the record in progress, and padding before the damage, which
- * was written with the fragment that followed it. */
+/* The file holds zeros from offset tail on, where a fragment or padding
+ * was due: the log ends there, as if the file did.  A record in progress
+ * is then a torn tail, as at the end of a file (wal_reader_end). */
+static void wal_reader_zero_tail(struct wal_reader *r, uint64_t tail)
+{
+    if (r->in_record)
+        r->dropped = tail - r->record_start;
+    r->zero_tail = wal_reader_file_end(r) - tail;
+    wal_reader_drop_record(r);
+    r->done = 1;
+}
+
+/* Decide what the damage d is: the end of the log when it is a zero tail;
+ * else corruption when a valid fragment follows it (reading then resumes at
+ * the next record that starts after it), a torn tail otherwise.  A record
+ * in progress is lost either way.  A torn tail counts as dropped everything
+ * after the last valid fragment kept up to the zeros that end the file, if
+ * any: that takes in the record in progress, and padding before the
+ * damage, which was written with the fragment that followed it. */
 static int wal_reader_damage(struct wal_reader *r, const struct wal_damage *d)
 {
-    uint64_t lost_from = d->offset < r->frag_end ? d->offset : r->frag_end;
-    if (r->in_record)
-        lost_from = r->record_start;
-    wal_reader_drop_record(r);
+    /* Between the last fragment and the damage lies only padding, checked
+     * to be zeros, so a zero tail would start at the first of the two. */
+    uint64_t tail = d->offset < r->frag_end ? d->offset : r->frag_end;
+    r->nonzero_end = tail;
+    if (d->offset >= r->block_start)
+        wal_reader_see_nonzero(r, (size_t)(d->offset - r->block_start));
     int rc = wal_reader_scan(r, d->resume);
     if (rc < 0)
         return rc;
+    if (rc == 0 && r->nonzero_end == tail) {
+        wal_reader_zero_tail(r, tail);
+        return 0;
+    }
+    uint64_t lost_from = r->in_record ? r->record_start : tail;
+    wal_reader_drop_record(r);
     if (rc == 0) {
         r->done = 1;
-        r->dropped = wal_reader_file_end(r) - lost_from;
+        r->dropped = r->nonzero_end - lost_from;
+        r->zero_tail = wal_reader_file_end(r) - r->nonzero_end;
         return 0;
     }
     r->resync = 1;

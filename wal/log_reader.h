@@ -11,6 +11,11 @@
  *   returns STRATA_CORRUPTION with a message naming the file and the offset
  *   of the damage.  The caller may stop there or keep reading: the next call
  *   resumes at the next valid record after the damage.
+ * A zero tail is neither: when the file holds only zeros from where a
+ * fragment header or block padding was due to its end (the space a mapped
+ * writer reserved and its killed process never wrote), the log ends there,
+ * exactly as if the file did; wal_reader_zero_tail_bytes() tells how long
+ * the tail was.
  * The reader never reads outside the file or its buffers, whatever the
  * bytes.
  */
@@ -37,8 +42,13 @@ int wal_reader_read(struct wal_reader *r, struct slice *record);
 /* File offset where the last record returned starts. */
 uint64_t wal_reader_record_offset(const struct wal_reader *r);
 
-/* Bytes dropped as a torn tail (0 when the log ended cleanly). */
+/* Bytes dropped as a torn tail (0 when the log ended cleanly).  They end
+ * where the zero tail starts, or at the end of the file. */
 uint64_t wal_reader_dropped_bytes(const struct wal_reader *r);
+
+/* Bytes of zeros after the end of the log (0 unless it ended in a zero
+ * tail).  Not data: nothing was lost in them. */
+uint64_t wal_reader_zero_tail_bytes(const struct wal_reader *r);
 
 void wal_reader_free(struct wal_reader *r);
 
