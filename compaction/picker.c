@@ -79,8 +79,6 @@ int picker_pick(struct version *v, const struct compaction_config *cfg, struct c
     int best = -1;
     *out = NULL;
     picker_scores(v, cfg, scores);
-    if (v->count[0] >= (size_t)cfg->level0_slowdown)
-        return pick_level(v, cfg, 0, out);
     for (int level = 0; level < NUM_LEVELS - 1; level++)
         if (scores[level] >= 1 && (best < 0 || scores[level] > scores[best]))
             best = level;

@@ -10,8 +10,11 @@
  * compactions walk the key space round-robin and every table's keys move
  * down in turn.  The bottom level has no score: nothing is below it.
  *
- * One exception: once level 0 reaches the slowdown trigger, writes are
- * being delayed, and level 0 goes first whatever the other scores say.
+ * Level 0 gets no priority of its own when writes are being slowed down:
+ * compacting it ahead of a level 1 over its target makes level 1 grow,
+ * and every later level-0 compaction rewrites all of it (measured: 3M
+ * random puts, write amplification 5.35 with that priority, 4.37 without,
+ * and 4.77 against 3.26 us per put).
  */
 #ifndef STRATA_PICKER_H
 #define STRATA_PICKER_H
@@ -26,7 +29,6 @@ struct compaction_config {
     uint64_t max_bytes_for_level_base; /* level 1's target */
     int level_multiplier;              /* each next level's target is this many times larger */
     int level0_trigger;                /* level 0 scores 1 at this many tables */
-    int level0_slowdown;               /* from this many, level 0 goes first */
 };
 
 /* The byte target of level (1 to NUM_LEVELS - 1). */

@@ -49,7 +49,6 @@ struct compaction_config db_compaction_config(const strata_db *db)
         .max_bytes_for_level_base = o->max_bytes_for_level_base,
         .level_multiplier = o->max_bytes_for_level_multiplier,
         .level0_trigger = trigger,
-        .level0_slowdown = o->level0_slowdown_trigger,
     };
     return cfg;
 }
