@@ -229,18 +229,6 @@ static int run_merge(strata_db *db, struct compaction *c)
 
 /* ---- one compaction -------------------------------------------------------- */
 
-static void keep_compaction_error(strata_db *db, int rc)
-{
-    db->stats.compaction_errors++;
-    if (db->bg_error != STRATA_OK)
-        return;
-    db->bg_error = rc;
-    snprintf(db->bg_error_msg, sizeof db->bg_error_msg,
-             "writes stopped after a compaction failed: %s (reopen the database to recover)",
-             strata_last_error());
-    info_log_printf(db->info_log, "%s", db->bg_error_msg);
-}
-
 static int pick(strata_db *db, struct manual_compaction *m, struct compaction **c)
 {
     struct compaction_config cfg = db_compaction_config(db);
@@ -271,8 +259,10 @@ void db_compact_once(strata_db *db)
         db->num_pending_outputs = 0;
     }
     int stopping = atomic_load(&db->shutting_down);
-    if (rc != STRATA_OK && !stopping)
-        keep_compaction_error(db, rc);
+    if (rc != STRATA_OK && !stopping) {
+        db->stats.compaction_errors++;
+        db_keep_bg_error(db, rc, "a compaction");
+    }
     if (m && (rc != STRATA_OK || !c || stopping))
         finish_manual(m, stopping && rc == STRATA_OK ? STRATA_BUSY : rc);
     compaction_free(c);

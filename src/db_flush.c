@@ -185,17 +185,6 @@ int db_flush_memtable_now(strata_db *db, struct memtable *mem, uint64_t log_numb
     return STRATA_OK;
 }
 
-static void keep_flush_error(strata_db *db, int rc)
-{
-    if (db->bg_error != STRATA_OK)
-        return;
-    db->bg_error = rc;
-    snprintf(db->bg_error_msg, sizeof db->bg_error_msg,
-             "writes stopped after a flush failed: %s (reopen the database to recover)",
-             strata_last_error());
-    info_log_printf(db->info_log, "%s", db->bg_error_msg);
-}
-
 static void account_flush(strata_db *db, const struct version_edit *e, uint64_t micros)
 {
     if (e->num_new_tables == 0)
@@ -227,7 +216,7 @@ void db_flush_imm(strata_db *db)
     version_unref(base);
     if (rc != STRATA_OK) {
         version_edit_clear(&e);
-        keep_flush_error(db, rc);
+        db_keep_bg_error(db, rc, "a flush");
         pthread_cond_broadcast(&db->bg_done_cv);
         return;
     }

@@ -150,6 +150,11 @@ void db_release_read_view(struct db_read_view *v);
  * STRATA_INVALID_ARGUMENT naming fn and what. */
 int db_check_bytes(const char *fn, const char *what, const void *p, size_t len);
 
+/* Make rc the sticky background error, unless one is kept already: later
+ * writes fail with "writes stopped after <what> failed: <the current
+ * message>", which also goes to the LOG.  Returns rc.  (mu) */
+int db_keep_bg_error(strata_db *db, int rc, const char *what);
+
 /* The database's file-system layer (for tests that inject faults). */
 struct env *db_env(strata_db *db);
 

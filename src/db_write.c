@@ -34,7 +34,7 @@ enum {
     GROUP_SMALL_EXTRA = 128 << 10,
 };
 
-static int keep_bg_error(strata_db *db, int rc, const char *what)
+int db_keep_bg_error(strata_db *db, int rc, const char *what)
 {
     if (db->bg_error == STRATA_OK) {
         db->bg_error = rc;
@@ -176,7 +176,7 @@ static int lead_group(strata_db *db, struct writer *self)
                                   memory_order_release);
             account_group(db, batch, last, self->sync);
         } else {
-            keep_bg_error(db, rc, failed);
+            db_keep_bg_error(db, rc, failed);
         }
     }
     finish_group(db, self, last, rc);
