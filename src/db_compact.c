@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "compaction/merge.h"
 #include "src/db_files.h"
@@ -30,13 +29,6 @@
 /* A flushed table never goes deeper than this: deeper, a range that is
  * rewritten often would skip levels that should absorb its overwrites. */
 enum { MAX_FLUSH_LEVEL = 2 };
-
-static uint64_t now_micros(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 struct compaction_config db_compaction_config(const strata_db *db)
 {
@@ -208,7 +200,7 @@ static int run_merge(strata_db *db, struct compaction *c)
         .arg = db,
         .stop = &db->shutting_down,
     };
-    uint64_t *snapshots, start = now_micros();
+    uint64_t *snapshots, start = env_now_micros();
     int rc = snapshot_list(db, &snapshots, &mc.num_snapshots);
     if (rc != STRATA_OK)
         return rc;
@@ -223,7 +215,7 @@ static int run_merge(strata_db *db, struct compaction *c)
     if (rc == STRATA_OK && !st.stopped)
         rc = install(db, c);
     if (rc == STRATA_OK && !st.stopped)
-        account(db, c, &st, now_micros() - start);
+        account(db, c, &st, env_now_micros() - start);
     return rc;
 }
 
@@ -249,7 +241,7 @@ void db_compact_once(strata_db *db)
 {
     struct manual_compaction *m = db->manual && !db->manual->done ? db->manual : NULL;
     struct compaction *c = NULL;
-    uint64_t start = now_micros();
+    uint64_t start = env_now_micros();
     int rc = pick(db, m, &c);
     if (rc == STRATA_OK && c) {
         db->compacting = 1;
@@ -266,7 +258,7 @@ void db_compact_once(strata_db *db)
     if (m && (rc != STRATA_OK || !c || stopping))
         finish_manual(m, stopping && rc == STRATA_OK ? STRATA_BUSY : rc);
     compaction_free(c);
-    db->stats.bg_busy_micros += now_micros() - start;
+    db->stats.bg_busy_micros += env_now_micros() - start;
     pthread_cond_broadcast(&db->bg_done_cv);
     if (rc == STRATA_OK && c)
         db_sweep_obsolete_files(db);

@@ -29,13 +29,6 @@
 #include "src/manifest.h"
 #include "src/status.h"
 
-static uint64_t now_micros(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 struct table_builder_options db_table_builder_options(const struct strata_options *o, int level)
 {
     /* Every level alike: storing level 0 raw saves the flush its
@@ -206,7 +199,7 @@ void db_flush_imm(strata_db *db)
     struct version *base = db->current, *next = NULL;
     struct memtable *imm = db->imm;
     uint64_t number = db->next_file_number++, log_number = db->wal_number;
-    uint64_t start = now_micros();
+    uint64_t start = env_now_micros();
     int push_down = !db->compacting;
     version_ref(base);
     fill_flush_edit(db, &e, log_number);
@@ -225,7 +218,7 @@ void db_flush_imm(strata_db *db)
     db->imm = NULL;
     atomic_store_explicit(&db->imm_pending, 0, memory_order_release);
     db->log_number = log_number;
-    account_flush(db, &e, now_micros() - start);
+    account_flush(db, &e, env_now_micros() - start);
     version_edit_clear(&e);
     pthread_cond_broadcast(&db->bg_done_cv);
     pthread_mutex_unlock(&db->mu);
@@ -254,7 +247,7 @@ static void *bg_main(void *arg)
 
 int db_bg_start(strata_db *db)
 {
-    db->open_micros = now_micros();
+    db->open_micros = env_now_micros();
     int err = pthread_create(&db->bg_thread, NULL, bg_main, db);
     if (err)
         return status_set_errno(STRATA_IO_ERROR, err, "starting the background thread of %s", db->path);
@@ -307,9 +300,9 @@ static int switch_memtable(strata_db *db)
 /* Wait on bg_done_cv, adding the time waited to *micros.  (mu) */
 static void wait_for_background(strata_db *db, uint64_t *micros)
 {
-    uint64_t start = now_micros();
+    uint64_t start = env_now_micros();
     pthread_cond_wait(&db->bg_done_cv, &db->mu);
-    *micros += now_micros() - start;
+    *micros += env_now_micros() - start;
 }
 
 /* Level 0 nears the stop trigger: let compaction catch up by delaying this
@@ -317,13 +310,13 @@ static void wait_for_background(strata_db *db, uint64_t *micros)
  * later for as long as a compaction takes. */
 static void slow_down(strata_db *db)
 {
-    uint64_t start = now_micros();
+    uint64_t start = env_now_micros();
     db->stats.slowdowns++;
     pthread_mutex_unlock(&db->mu);
     struct timespec ms = { 0, 1000 * 1000 };
     nanosleep(&ms, NULL);
     pthread_mutex_lock(&db->mu);
-    db->stats.slowdown_micros += now_micros() - start;
+    db->stats.slowdown_micros += env_now_micros() - start;
 }
 
 int db_make_room_for_write(strata_db *db, int force)

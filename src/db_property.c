@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
 
 #include "src/db_compact.h"
 #include "src/db_impl.h"
@@ -58,13 +57,6 @@ struct stats_view {
     struct cache_stats block, tables;
 };
 
-static uint64_t now_micros(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Bytes compaction has yet to move down for every level to be within its
  * target: all of level 0 once it reaches its trigger, and each deeper
  * level's excess.  (mu) */
@@ -92,7 +84,7 @@ static void take_stats(strata_db *db, struct stats_view *v)
     v->seq = atomic_load(&db->last_sequence);
     v->bg = db->bg_error;
     snprintf(v->bg_msg, sizeof v->bg_msg, "%s", db->bg_error_msg);
-    v->uptime_micros = now_micros() - db->open_micros;
+    v->uptime_micros = env_now_micros() - db->open_micros;
     picker_scores(db->current, &cfg, v->scores);
     v->pending_bytes = pending_compaction_bytes(db, v->scores);
     for (int level = 0; level < NUM_LEVELS; level++) {

@@ -37,33 +37,13 @@ void db_release_read_view(struct db_read_view *v)
     version_unref(v->version);
 }
 
-static int user_key_in_range(const struct table_meta *t, struct slice ukey)
-{
-    return slice_compare(ukey, internal_key_user_key(buf_slice(&t->smallest))) >= 0 &&
-           slice_compare(ukey, internal_key_user_key(buf_slice(&t->largest))) <= 0;
-}
-
-/* The table of a sorted level (1 and deeper) whose range may hold the
- * lookup key: the first whose largest key is >= it. */
-static const struct table_meta *find_in_level(const struct version *v, int level, struct slice lookup)
-{
-    size_t lo = 0, hi = v->count[level];
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (internal_key_compare(buf_slice(&v->tables[level][mid]->largest), lookup) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < v->count[level] ? v->tables[level][lo] : NULL;
-}
-
 /* TABLE_FOUND, TABLE_DELETED or TABLE_ABSENT from one table, or an error. */
 static int get_from_table(strata_db *db, const struct table_meta *t,
                           const struct table_read_options *tro, struct slice lookup,
                           struct buf *value)
 {
-    if (!user_key_in_range(t, internal_key_user_key(lookup)))
+    struct slice ukey = internal_key_user_key(lookup);
+    if (!table_overlaps(t, &(struct key_range){ ukey, ukey }))
         return TABLE_ABSENT;
     return table_cache_get(db->table_cache, t->number, t->size, tro, lookup, value);
 }
@@ -79,7 +59,8 @@ static int get_from_tables(strata_db *db, const struct version *v,
             return r;
     }
     for (int level = 1; level < NUM_LEVELS; level++) {
-        const struct table_meta *t = find_in_level(v, level, lookup);
+        size_t i = tables_find(v->tables[level], v->count[level], lookup);
+        const struct table_meta *t = i < v->count[level] ? v->tables[level][i] : NULL;
         int r = t ? get_from_table(db, t, tro, lookup, value) : TABLE_ABSENT;
         if (r != TABLE_ABSENT)
             return r;

@@ -20,6 +20,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "src/status.h"
@@ -590,6 +591,13 @@ int env_read_file(struct env *env, const char *path, char **data, size_t *n)
     *data = p;
     *n = got;
     return STRATA_OK;
+}
+
+uint64_t env_now_micros(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* ---- read-only mappings ---------------------------------------------------- */

@@ -141,6 +141,9 @@ int env_lock_file(struct env *env, const char *path, struct env_file **lock);
  * rename it over dir/name, sync dir. */
 int env_write_file_atomic(struct env *env, const char *dir, const char *name,
                           const void *data, size_t n);
+/* A monotonic clock in microseconds, for durations (stall and busy times). */
+uint64_t env_now_micros(void);
+
 /* Read a whole (small) file into a new malloc'ed buffer. */
 int env_read_file(struct env *env, const char *path, char **data, size_t *n);
 

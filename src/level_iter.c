@@ -94,25 +94,11 @@ static void li_seek_to_last(struct iter *it)
     skip_empty_backward(li);
 }
 
-/* The first table whose largest key is >= target (n when none). */
-static size_t find_table(const struct level_iter *li, struct slice target)
-{
-    size_t lo = 0, hi = li->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (internal_key_compare(buf_slice(&li->tables[mid]->largest), target) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static void li_seek(struct iter *it, struct slice target)
 {
     struct level_iter *li = (struct level_iter *)it;
     li->status = STRATA_OK;
-    open_table(li, find_table(li, target));
+    open_table(li, tables_find(li->tables, li->n, target));
     if (li->cur)
         iter_seek(li->cur, target);
     skip_empty_forward(li);
@@ -123,7 +109,7 @@ static void li_seek_for_prev(struct iter *it, struct slice target)
     struct level_iter *li = (struct level_iter *)it;
     li->status = STRATA_OK;
     /* The last table whose smallest key is <= target. */
-    size_t i = find_table(li, target);
+    size_t i = tables_find(li->tables, li->n, target);
     if (i == li->n || internal_key_compare(buf_slice(&li->tables[i]->smallest), target) > 0) {
         if (i == 0) {
             open_table(li, li->n); /* nothing at or before target */

@@ -226,6 +226,19 @@ static struct slice largest_user_key(const struct table_meta *t)
     return internal_key_user_key(buf_slice(&t->largest));
 }
 
+size_t tables_find(struct table_meta *const *tables, size_t n, struct slice ikey)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (internal_key_compare(buf_slice(&tables[mid]->largest), ikey) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 int table_overlaps(const struct table_meta *t, const struct key_range *r)
 {
     if (r->smallest.data && slice_compare(largest_user_key(t), r->smallest) < 0)

@@ -67,6 +67,11 @@ int version_snapshot(const struct version *v, struct version_edit *edit);
 
 uint64_t version_level_bytes(const struct version *v, int level);
 
+/* The first of the n tables of a sorted run (a level from 1 down) whose
+ * largest internal key is >= ikey: the only one that may hold it (n when
+ * none does). */
+size_t tables_find(struct table_meta *const *tables, size_t n, struct slice ikey);
+
 /* Whether table t's user key range and r meet. */
 int table_overlaps(const struct table_meta *t, const struct key_range *r);
 
