@@ -255,6 +255,7 @@ bench-smoke: $(BENCH_BIN)
 	  --benchmarks=fillseq,fillrandom,overwrite,deleterandom > $(BUILD)/bench-smoke/wamp.txt
 	sh bench/smoke_check.sh --wamp fillseq,fillrandom,overwrite,deleterandom < $(BUILD)/bench-smoke/wamp.txt
 	! $(BENCH_BIN) --no_such_flag=1 2>/dev/null
+	$(BENCH_BIN) --help 2>&1 | grep -q -e '--sync=0|1 ' && $(BENCH_BIN) --help 2>&1 | grep -q -e '--db=S '
 	@echo "bench-smoke: ok"
 
 # The three engines on a tiny database: the tables and the differences print;

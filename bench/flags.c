@@ -73,7 +73,11 @@ static void set_defaults(bench_config *c)
 
 static const char *type_name(enum flag_type t)
 {
-    static const char *const names[] = {"N", "N", "BYTES", "X", "S", "0|1", "NAME"};
+    /* Indexed by type, so that a new type cannot shift the others' names. */
+    static const char *const names[] = {
+        [F_U64] = "N", [F_INT] = "N", [F_SINT] = "N", [F_SIZE] = "BYTES", [F_DOUBLE] = "X",
+        [F_STR] = "S", [F_BOOL] = "0|1", [F_COMPRESSION] = "NAME",
+    };
     return names[t];
 }
 
