@@ -114,6 +114,11 @@ typedef struct bench_engine {
 
     /* Compact the whole key range. */
     int (*compact)(bench_db *db, bench_err *e);
+    /* Wait until the engine's background thread(s) have no flush or
+     * compaction left to run (polling its own property), so that what is
+     * on disk is what the engine leaves once it has caught up.
+     * BENCH_NOT_SUPPORTED when the engine cannot tell. */
+    int (*wait_for_compaction)(bench_db *db, bench_err *e);
     /* The engine's "stats" property (free with free_value), NULL if none. */
     char *(*stats)(bench_db *db);
     /* Write amplification, from the engine's own statistics: called with
@@ -140,6 +145,8 @@ const bench_engine *bench_engine_find(const char *name);
 void bench_note(bench_notes *n, const char *engine, const char *setting, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void bench_set_err(bench_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sleep ms milliseconds (for adapters that poll). */
+void bench_sleep_ms(unsigned ms);
 const char *bench_compression_name(int c);
 /* The enum value for a name, or -1. */
 int bench_compression_parse(const char *name);

@@ -295,6 +295,13 @@ static int compact(bench_db *db, bench_err *e)
     return BENCH_OK;
 }
 
+static int wait_for_compaction(bench_db *db, bench_err *e)
+{
+    (void)db;
+    bench_set_err(e, "n/a: LevelDB has no property that says whether a compaction is due");
+    return BENCH_NOT_SUPPORTED;
+}
+
 static char *stats(bench_db *db)
 {
     return leveldb_property_value(LDB(db)->db, "leveldb.stats");
@@ -455,6 +462,7 @@ const bench_engine bench_engine_leveldb = {
     .iter_status = iter_status,
     .iter_free = iter_free,
     .compact = compact,
+    .wait_for_compaction = wait_for_compaction,
     .stats = stats,
     .write_amp = write_amp,
 };

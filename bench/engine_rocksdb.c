@@ -323,6 +323,26 @@ static int compact(bench_db *db, bench_err *e)
     return BENCH_OK;
 }
 
+/* 1 when the integer property is not 0 (or cannot be read). */
+static int property_nonzero(bench_db *db, const char *name)
+{
+    char *v = rocksdb_property_value(RDB(db)->db, name);
+    int nonzero = v == NULL || strcmp(v, "0") != 0;
+    rocksdb_free(v);
+    return nonzero;
+}
+
+static int wait_for_compaction(bench_db *db, bench_err *e)
+{
+    (void)e;
+    while (property_nonzero(db, "rocksdb.compaction-pending") ||
+           property_nonzero(db, "rocksdb.num-running-compactions") ||
+           property_nonzero(db, "rocksdb.mem-table-flush-pending") ||
+           property_nonzero(db, "rocksdb.num-running-flushes"))
+        bench_sleep_ms(10);
+    return BENCH_OK;
+}
+
 static char *stats(bench_db *db)
 {
     return rocksdb_property_value(RDB(db)->db, "rocksdb.stats");
@@ -514,6 +534,7 @@ const bench_engine bench_engine_rocksdb = {
     .iter_status = iter_status,
     .iter_free = iter_free,
     .compact = compact,
+    .wait_for_compaction = wait_for_compaction,
     .stats = stats,
     .write_amp = write_amp,
 };

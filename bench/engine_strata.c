@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench/engine.h"
 #include "strata.h"
@@ -316,6 +317,22 @@ static int compact(bench_db *db, bench_err *e)
     return BENCH_ERROR;
 }
 
+static int wait_for_compaction(bench_db *db, bench_err *e)
+{
+    for (;;) {
+        char *p = strata_property(SDB(db)->db, "strata.compaction-pending");
+        if (p == NULL) {
+            bench_set_err(e, "%s", strata_last_error());
+            return BENCH_ERROR;
+        }
+        int pending = strcmp(p, "0") != 0;
+        strata_free(p);
+        if (!pending)
+            return BENCH_OK;
+        bench_sleep_ms(10);
+    }
+}
+
 static char *stats(bench_db *db)
 {
     return strata_property(SDB(db)->db, "strata.stats");
@@ -411,6 +428,7 @@ const bench_engine bench_engine_strata = {
     .iter_status = iter_status,
     .iter_free = iter_free,
     .compact = compact,
+    .wait_for_compaction = wait_for_compaction,
     .stats = stats,
     .write_amp = write_amp,
 };

@@ -7,9 +7,11 @@
  * only for build/db_bench_compare (make bench-compare), which builds this
  * file with -DBENCH_COMPARE.  That #if is the only one about it.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench/engine.h"
 
@@ -56,6 +58,13 @@ void bench_note(bench_notes *n, const char *engine, const char *setting, const c
     vsnprintf(n->note[n->count].text, sizeof n->note[0].text, fmt, ap);
     va_end(ap);
     n->count++;
+}
+
+void bench_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
 }
 
 void bench_set_err(bench_err *e, const char *fmt, ...)

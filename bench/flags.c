@@ -112,7 +112,7 @@ void flags_usage(FILE *out)
             BENCH_DEFAULT_SUITE, BENCH_COMPARE_SUITE);
     fprintf(out, "workloads: fillseq fillrandom overwrite fillsync fill100K fillbatch readrandom\n"
                  "  readseq readreverse readmissing readhot seekrandom deleteseq deleterandom\n"
-                 "  readwhilewriting compact stats\n");
+                 "  readwhilewriting compact waitforcompaction stats\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)

@@ -257,12 +257,21 @@ static int op_readreverse(worker *w, uint64_t i)
     return scan_step(w, 0);
 }
 
-/* ---- once: compact, stats --------------------------------------------------- */
+/* ---- once: compact, waitforcompaction, stats --------------------------------------------------- */
 
 static int once_compact(run_ctx *ctx, run_result *r)
 {
     uint64_t t = now_ns();
     int st = ctx->eng->compact(ctx->db, &r->err);
+    r->thread_seconds = r->wall_seconds = (double)(now_ns() - t) / 1e9;
+    r->ops = 1;
+    return st;
+}
+
+static int once_waitforcompaction(run_ctx *ctx, run_result *r)
+{
+    uint64_t t = now_ns();
+    int st = ctx->eng->wait_for_compaction(ctx->db, &r->err);
     r->thread_seconds = r->wall_seconds = (double)(now_ns() - t) / 1e9;
     r->ops = 1;
     return st;
@@ -304,6 +313,8 @@ static const workload workloads[] = {
     {"readwhilewriting", 0, 0, 1, ops_reads, NULL, 0, NULL, op_readrandom, NULL, op_fillrandom,
      NULL},
     {"compact", 0, 1, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, once_compact},
+    {"waitforcompaction", 0, 1, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL,
+     once_waitforcompaction},
     {"stats", 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, once_stats},
 };
 

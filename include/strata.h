@@ -294,10 +294,22 @@ STRATA_API void strata_iter_free(strata_iter *it);
 
 /* A new string from malloc (free with strata_free), or NULL when the name is
  * unknown.  Names:
- *   "strata.approximate-memory-usage"  bytes held by the memtables
- *   "strata.stats"                     human-readable counters: writes,
- *                                      bytes written, WAL syncs, group
- *                                      commits and their sizes */
+ *   "strata.approximate-memory-usage"  bytes held by the memtables, the
+ *                                      block cache and the memtable block pool
+ *   "strata.stats"                     human-readable counters: writes, WAL
+ *                                      syncs and group commits; per level
+ *                                      tables, bytes, score, compaction bytes
+ *                                      and write amplification; stalls;
+ *                                      caches; background busy time, pending
+ *                                      bytes and error
+ *   "strata.sstables"                  every table of each level, with its
+ *                                      key range
+ *   "strata.num-files-at-level<N>"     tables at level N (0 to 6)
+ *   "strata.compaction-pending"        "1" while a flush or compaction waits
+ *                                      or runs, "0" when the background
+ *                                      thread has nothing to do (also after
+ *                                      a background error: nothing more will
+ *                                      run) */
 STRATA_API char *strata_property(strata_db *db, const char *name);
 
 /* Compact the user keys in [start, limit] (a NULL start or limit is an open

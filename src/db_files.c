@@ -200,8 +200,10 @@ void db_sweep_obsolete_files(strata_db *db)
         info_log_printf(db->info_log, "obsolete files kept: %s", strata_last_error());
         return;
     }
+    db->sweeping++;
     pthread_mutex_unlock(&db->mu);
     delete_files(db, &k);
     free(k.tables);
     pthread_mutex_lock(&db->mu);
+    db->sweeping--;
 }

@@ -221,10 +221,13 @@ void db_flush_imm(strata_db *db)
     account_flush(db, &e, env_now_micros() - start);
     version_edit_clear(&e);
     pthread_cond_broadcast(&db->bg_done_cv);
+    /* The old log goes before mu is let go with imm gone, so that no one
+     * sees the flush done ("strata.compaction-pending" 0) and its file
+     * still there. */
+    db_sweep_obsolete_files(db);
     pthread_mutex_unlock(&db->mu);
     memtable_unref(imm);
     pthread_mutex_lock(&db->mu);
-    db_sweep_obsolete_files(db);
 }
 
 static void *bg_main(void *arg)

@@ -109,6 +109,7 @@ struct strata_db {
     atomic_int shutting_down;       /* the background thread must stop (set under mu) */
     atomic_int imm_pending;         /* imm waits for a flush: a merge should let it through */
     int compacting;                 /* (mu) the background thread runs a compaction */
+    int sweeping;                   /* (mu) obsolete files are being deleted, mu released */
     struct manual_compaction *manual; /* (mu) a strata_compact_range call's request, or NULL */
     uint64_t *pending_outputs;      /* (mu) tables being written that no version lists yet */
     size_t num_pending_outputs, cap_pending_outputs;

@@ -270,6 +270,19 @@ static char *files_at_level(strata_db *db, const char *suffix)
     return format("%zu", n);
 }
 
+/* "strata.compaction-pending": 1 while the background thread has a flush
+ * or a compaction to run or running (deleting the files it made obsolete
+ * included), 0 when it has nothing to do.  After a background error
+ * nothing more will run: 0. */
+static char *compaction_pending(strata_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    int pending = db->bg_error == STRATA_OK && (db->imm != NULL || db->compacting ||
+                                                db->sweeping || db_compact_needed(db));
+    pthread_mutex_unlock(&db->mu);
+    return format("%d", pending);
+}
+
 char *strata_property(strata_db *db, const char *name)
 {
     if (!db || !name) {
@@ -286,6 +299,8 @@ char *strata_property(strata_db *db, const char *name)
         return stats(db);
     if (!strcmp(name, "strata.sstables"))
         return sstables(db);
+    if (!strcmp(name, "strata.compaction-pending"))
+        return compaction_pending(db);
     static const char level_prefix[] = "strata.num-files-at-level";
     char *level = NULL;
     if (!strncmp(name, level_prefix, sizeof level_prefix - 1) &&

@@ -1719,6 +1719,60 @@ Test(compaction, iterator_keeps_compacted_tables_until_freed)
 
 /* ==== properties =============================================================================== */
 
+static int pending_property(strata_db *db)
+{
+    char *p = strata_property(db, "strata.compaction-pending");
+    cr_assert_not_null(p, "%s", strata_last_error());
+    cr_assert(!strcmp(p, "0") || !strcmp(p, "1"), "compaction-pending is '%s'", p);
+    int pending = p[0] == '1';
+    strata_free(p);
+    return pending;
+}
+
+/* Without writes, work only ends: when the property says 0, the background
+ * thread must be idle from then on; while it is not idle, the property
+ * read before must have said 1.  It must reach 0 once compaction is done. */
+Test(compaction, compaction_pending_says_when_the_background_is_idle)
+{
+    strata_db *db = open_at(dbpath, &SMALL);
+    cr_assert_eq(pending_property(db), 0, "an empty database has nothing to do");
+    struct model *m = model_new(5000);
+    struct tu_rng r;
+    tu_rng_seed(&r, 11);
+    int64_t ver = 0;
+    random_ops(db, m, &r, 15000, &ver);
+    uint64_t deadline = tu_now_ms() + 20000;
+    int said_pending = 0;
+    for (;;) {
+        int pending = pending_property(db);
+        int idle = idle_now(db);
+        cr_assert(pending || idle, "compaction-pending said 0 while work was due or running");
+        said_pending |= pending;
+        if (!pending)
+            break;
+        cr_assert(tu_now_ms() < deadline, "compaction-pending still 1 after 20 s");
+        tu_sleep_ms(1);
+    }
+    /* Idle includes having deleted what the work made obsolete. */
+    size_t nfiles;
+    uint64_t *files = tu_numbered_files(dbpath, ".sst", &nfiles);
+    struct version *v = current_version(db);
+    size_t listed = 0;
+    for (int level = 0; level < NUM_LEVELS; level++)
+        listed += v->count[level];
+    for (size_t i = 0; i < nfiles; i++)
+        cr_assert_geq(table_in(v, files[i]), 0, "%06" PRIu64 ".sst is obsolete but still there",
+                      files[i]);
+    cr_assert_eq(nfiles, listed);
+    version_unref(v);
+    free(files);
+    cr_assert(idle_now(db));
+    cr_assert_eq(pending_property(db), 0);
+    cr_log_info("compaction-pending said 1 before 0: %s", said_pending ? "yes" : "no");
+    model_free(m);
+    cr_assert_eq(strata_close(db), STRATA_OK);
+}
+
 Test(compaction, properties_describe_the_levels)
 {
     strata_db *db = open_at(dbpath, &SMALL);
