@@ -170,7 +170,7 @@ BENCH_LIBS := $(BENCH_MALLOC) -lm $(LIBS)
 BENCH_ROCKSDB_VERSION = $(shell dpkg-query -W -f='$${Version}' librocksdb-dev 2>/dev/null)
 
 BENCH_SUITE := fillseq,fillsync,fillrandom,overwrite,readrandom,readseq,readreverse,readmissing,readhot,seekrandom,deleterandom,fill100K,stats
-BENCH_ALL := fillseq,fillrandom,overwrite,fillsync,fill100K,fillbatch,readrandom,readseq,readreverse,readmissing,readhot,seekrandom,readwhilewriting,deleteseq,fillrandom,deleterandom,compact,stats
+BENCH_ALL := fillseq,fillrandom,overwrite,fillsync,fill100K,fillbatch,readrandom,readseq,readreverse,readmissing,readhot,seekrandom,readwhilewriting,deleteseq,fillrandom,deleterandom,waitforcompaction,compact,stats
 BENCH_ARGS ?=
 COMPARE_ARGS ?=
 PLOT_ARGS ?=
