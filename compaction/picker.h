@@ -43,8 +43,9 @@ void picker_scores(const struct version *v, const struct compaction_config *cfg,
 int picker_pick(struct version *v, const struct compaction_config *cfg, struct compaction **out);
 
 /* A compaction of the tables of level that overlap r (a manual
- * compaction), or NULL when none does.  Above level 0 it takes at most
- * about 25 target file sizes of the level, so one call of a caller that
+ * compaction), or NULL when none does.  Above level 0 it takes the first
+ * of them while they and their overlap in the next level stay within 25
+ * target file sizes (at least one table), so one call of a caller that
  * repeats until NULL never builds a huge compaction. */
 int picker_pick_range(struct version *v, const struct compaction_config *cfg, int level,
                       const struct key_range *r, struct compaction **out);

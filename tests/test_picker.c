@@ -568,7 +568,9 @@ Test(picker, pick_range_takes_only_overlapping_tables)
     version_unref(v);
 }
 
-Test(picker, pick_range_takes_at_most_25_target_sizes_above_level0)
+/* Ten level-2 tables of 10000 bytes; with next_bytes > 0, each overlaps
+ * a level-3 table of that size. */
+static struct version *manual_levels(uint64_t next_bytes)
 {
     struct version_edit e = { 0 };
     for (int i = 0; i < 10; i++) {
@@ -576,13 +578,38 @@ Test(picker, pick_range_takes_at_most_25_target_sizes_above_level0)
         snprintf(lo, sizeof lo, "k%d0", i);
         snprintf(hi, sizeof hi, "k%d5", i);
         add(&e, 2, 100 + (uint64_t)i, 10000, lo, hi);
+        if (next_bytes > 0)
+            add(&e, 3, 200 + (uint64_t)i, next_bytes, lo, hi);
     }
-    struct version *v = build(&e);
+    return build(&e);
+}
+
+Test(picker, pick_range_takes_at_most_25_target_sizes_above_level0)
+{
+    struct version *v = manual_levels(0);
     struct key_range all = range(NULL, NULL);
     struct compaction *c;
     cr_assert_eq(picker_pick_range(v, &cfg, 2, &all, &c), STRATA_OK);
-    /* 25 x 1000 bytes: the third table of 10000 reaches it. */
-    cr_assert_str_eq(inputs(c, 0), "100,101,102");
+    /* 25 x 1000 bytes: a third table of 10000 would go past it. */
+    cr_assert_str_eq(inputs(c, 0), "100,101");
+    compaction_free(c);
+    version_unref(v);
+}
+
+Test(picker, pick_range_counts_the_next_level_in_its_bound)
+{
+    struct version *v = manual_levels(9000);
+    struct key_range all = range(NULL, NULL);
+    struct compaction *c;
+    cr_assert_eq(picker_pick_range(v, &cfg, 2, &all, &c), STRATA_OK);
+    /* 10000 + 9000 fits in 25000, twice that does not. */
+    cr_assert_str_eq(inputs(c, 0), "100");
+    cr_assert_str_eq(inputs(c, 1), "200");
+    compaction_free(c);
+    version_unref(v);
+    v = manual_levels(40000);
+    cr_assert_eq(picker_pick_range(v, &cfg, 2, &all, &c), STRATA_OK);
+    cr_assert_str_eq(inputs(c, 0), "100", "one table at least, however much it overlaps");
     compaction_free(c);
     version_unref(v);
 }
