@@ -305,3 +305,39 @@ test: $(SST_DUMP_BIN)
 
 -include $(TOOLS_LIB_OBJS:.o=.d) $(BUILD)/obj/tools/sst_dump.d
 # ---- end of tools ----
+# ---- crash test and model test (tests/crash/, tests/test_model.c) ----
+# make crash-test CYCLES=N SYNC=0|1|both SEED=S
+#                 build/crash_test, the SIGKILL crash-test driver with an
+#                 expected state (tests/crash/crash_test.c), run for N cycles
+#                 in all (default 20; SYNC=both, the default, alternates
+#                 sync on and off cycle by cycle).  CI: CYCLES=120, ~1 min.
+#                 CRASH_ARGS adds flags (--keys, --threads, --max-delay-ms,
+#                 --dir, --verbose, --inject=lost-write to see it fail).
+# make model-test SEED=S OPS=N
+#                 only the model-based randomized test (tests/test_model.c):
+#                 seed S (or S1,S2,...) for N operations each (default
+#                 200000); without SEED, the fixed seeds of `make test`
+#                 (20000 operations each, or OPS).
+CYCLES ?= 20
+SYNC ?= both
+SEED ?=
+OPS ?=
+CRASH_ARGS ?=
+CRASH_SRCS := tests/crash/crash_test.c tests/crash/expected_state.c tests/testutil.c
+CRASH_OBJS := $(CRASH_SRCS:%.c=$(BUILD)/obj/%.o)
+CRASH_BIN := $(BUILD)/crash_test
+
+.PHONY: crash-test crash-build model-test
+crash-build: $(CRASH_BIN)
+
+$(CRASH_BIN): $(CRASH_OBJS) $(BUILD)/libstrata.a
+	$(CC) $(SAN) -o $@ $(CRASH_OBJS) $(BUILD)/libstrata.a $(LIBS)
+
+crash-test: $(CRASH_BIN)
+	$(CRASH_BIN) --cycles=$(CYCLES) --sync=$(SYNC) $(if $(SEED),--seed=$(SEED)) $(CRASH_ARGS)
+
+model-test: $(TEST_BIN)
+	STRATA_MODEL_SEED=$(SEED) STRATA_MODEL_OPS=$(OPS) $(TEST_BIN) --filter='model/*' $(TEST_ARGS)
+
+-include $(CRASH_OBJS:.o=.d)
+# ---- end of crash test and model test ----
