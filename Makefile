@@ -341,3 +341,20 @@ model-test: $(TEST_BIN)
 
 -include $(CRASH_OBJS:.o=.d)
 # ---- end of crash test and model test ----
+# ---- I/O faults and damaged files (tests/test_fault.c, tests/test_damage.c) ----
+# `make test` runs both in a short form: about 35 fault points per fault kind
+# (EIO on any operation, ENOSPC on writes and syncs, half-done writes), every
+# stride-th I/O operation of the workload from a printed offset; and 6 rounds
+# of every damage (flip, zero, cut) to every kind of file (log, table,
+# MANIFEST, CURRENT) from a printed seed (STRATA_DAMAGE_SEED repeats it).
+# make fault-all     every I/O operation of the workload failed in turn, for
+#                    each fault kind (~2900 cases, ~10 minutes on two cores).
+# make damage-long   DAMAGE_ROUNDS rounds (default 100) of damaged files.
+DAMAGE_ROUNDS ?= 100
+.PHONY: fault-all damage-long
+fault-all: $(TEST_BIN) $(SST_DUMP_BIN)
+	STRATA_FAULT_ALL=1 $(TEST_BIN) --jobs=2 --filter='fault/*' $(TEST_ARGS)
+
+damage-long: $(TEST_BIN) $(SST_DUMP_BIN)
+	STRATA_DAMAGE_ROUNDS=$(DAMAGE_ROUNDS) $(TEST_BIN) --jobs=2 --filter='damage/*' $(TEST_ARGS)
+# ---- end of I/O faults and damaged files ----

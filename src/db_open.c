@@ -165,9 +165,40 @@ static int compare_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A MANIFEST that lost its last edits (cut short, or damaged so that the
+ * log reader took them for a torn tail) describes an older state whose
+ * files are gone: the first live log it names was deleted once a later
+ * edit was durable, and so were the tables a later compaction replaced.
+ * Opening it would serve old data and sweep the tables it does not list
+ * (all the newer data) away: refuse instead.  tables: the table numbers in
+ * the directory, sorted. */
+static int check_manifest_files(strata_db *db, int have_first_log, const uint64_t *tables,
+                                size_t ntables)
+{
+    char manifest[PATH_MAX];
+    int rc = manifest_file_name(manifest, sizeof manifest, db->path, db->manifest_number);
+    if (rc != STRATA_OK)
+        return rc;
+    if (db->log_number != 0 && !have_first_log)
+        return status_set(STRATA_CORRUPTION,
+                          "%s names log %06llu as the first live one, which is missing: the "
+                          "MANIFEST lost edits",
+                          manifest, (unsigned long long)db->log_number);
+    for (int level = 0; level < NUM_LEVELS; level++)
+        for (size_t i = 0; i < db->current->count[level]; i++) {
+            uint64_t number = db->current->tables[level][i]->number;
+            if (!bsearch(&number, tables, ntables, sizeof number, compare_u64))
+                return status_set(STRATA_CORRUPTION,
+                                  "%s lists table %06llu.sst (level %d), which is missing", manifest,
+                                  (unsigned long long)number, level);
+        }
+    return STRATA_OK;
+}
+
 /* The live logs, sorted, in *logs (malloc'ed); also raises next_file_number
  * past every numbered file in the directory, so that a file left by a crash
- * is never overwritten. */
+ * is never overwritten, and checks that the files the MANIFEST needs are
+ * there. */
 static int find_logs(strata_db *db, uint64_t **logs, size_t *count)
 {
     char **names;
@@ -178,10 +209,15 @@ static int find_logs(strata_db *db, uint64_t **logs, size_t *count)
     if (rc != STRATA_OK)
         return rc;
     uint64_t *list = malloc((n ? n : 1) * sizeof *list);
-    if (!list) {
+    uint64_t *tables = malloc((n ? n : 1) * sizeof *tables);
+    if (!list || !tables) {
+        free(list);
+        free(tables);
         env_free_names(names, n);
         return status_set(STRATA_NO_MEMORY, "out of memory listing %s", db->path);
     }
+    size_t ntables = 0;
+    int have_first_log = 0;
     for (size_t i = 0; i < n; i++) {
         enum file_type type;
         uint64_t number;
@@ -191,9 +227,20 @@ static int find_logs(strata_db *db, uint64_t **logs, size_t *count)
             db->next_file_number = number + 1;
         if (type == FILE_LOG && number >= db->log_number)
             list[(*count)++] = number;
+        have_first_log |= type == FILE_LOG && number == db->log_number;
+        if (type == FILE_TABLE)
+            tables[ntables++] = number;
     }
     env_free_names(names, n);
     qsort(list, *count, sizeof *list, compare_u64);
+    qsort(tables, ntables, sizeof *tables, compare_u64);
+    rc = check_manifest_files(db, have_first_log, tables, ntables);
+    free(tables);
+    if (rc != STRATA_OK) {
+        free(list);
+        *count = 0;
+        return rc;
+    }
     *logs = list;
     return STRATA_OK;
 }
@@ -311,7 +358,8 @@ static void db_free(strata_db *db)
     pthread_cond_destroy(&db->bg_done_cv);
     info_log_close(db->info_log);
     env_close(db->lock);
-    env_free(db->env);
+    if (!db->options.env)
+        env_free(db->env);
     pthread_mutex_destroy(&db->mu);
     free(db->path);
     free(db);
@@ -333,7 +381,9 @@ static strata_db *db_alloc(const char *path, const strata_options *opts)
     if (db->options.level0_stop_trigger < db->options.level0_slowdown_trigger)
         db->options.level0_stop_trigger = db->options.level0_slowdown_trigger;
     db->path = strdup(path);
-    db->env = env_new();
+    /* A test's env (options.env), through which it injects faults into
+     * the open itself; it outlives the database. */
+    db->env = db->options.env ? db->options.env : env_new();
     db->arena_pool = arena_pool_new(db->options.write_buffer_size);
     db->mem = db->arena_pool ? memtable_new_pooled(db->arena_pool) : NULL;
     db->group_batch = strata_batch_new();

@@ -25,13 +25,20 @@
 
 #include "src/status.h"
 
+enum { ENV_NUM_OPS = 8 }; /* the ENV_OP_* bits */
+
 struct env {
     atomic_uint_fast64_t ops;
+    atomic_uint_fast64_t ops_of[ENV_NUM_OPS]; /* by kind, bit i of ENV_OP_* */
     /* The fault: fault_countdown operations of a kind in fault_kinds remain
      * until the one that fails; 0 means none is armed. */
     atomic_uint_fast64_t fault_countdown;
     atomic_uint fault_kinds;
     atomic_int fault_errno;
+    /* Set (release) once fault_what names the operation the fault failed;
+     * only the thread that takes the last count writes fault_what. */
+    atomic_int fault_fired;
+    char fault_what[PATH_MAX + 16];
 };
 
 struct env_file {
@@ -72,8 +79,26 @@ uint64_t env_op_count(const struct env *env)
     return atomic_load((atomic_uint_fast64_t *)&env->ops);
 }
 
+uint64_t env_op_count_of(const struct env *env, unsigned kinds)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < ENV_NUM_OPS; i++)
+        if (kinds & (1u << i))
+            n += atomic_load((atomic_uint_fast64_t *)&env->ops_of[i]);
+    return n;
+}
+
+int env_fault_fired(const struct env *env, const char **what)
+{
+    int fired = atomic_load_explicit((atomic_int *)&env->fault_fired, memory_order_acquire);
+    if (what)
+        *what = fired ? env->fault_what : "";
+    return fired;
+}
+
 void env_set_fault(struct env *env, uint64_t nth, unsigned kinds, int err)
 {
+    atomic_store(&env->fault_fired, 0);
     atomic_store(&env->fault_kinds, kinds);
     atomic_store(&env->fault_errno, err);
     atomic_store(&env->fault_countdown, nth);
@@ -84,17 +109,30 @@ void env_clear_fault(struct env *env)
     atomic_store(&env->fault_countdown, 0);
 }
 
-/* Count one operation of kind op; return the errno to fail it with, or 0.
- * Only operations of the armed kinds count down toward the fault. */
-static int env_tick(struct env *env, unsigned op)
+/* Remember which operation the fault failed, for env_fault_fired. */
+static void fault_record(struct env *env, const char *verb, const char *path)
+{
+    snprintf(env->fault_what, sizeof env->fault_what, "%s %s", verb, path);
+    atomic_store_explicit(&env->fault_fired, 1, memory_order_release);
+}
+
+/* Count one operation of kind op (what verb does to path, for
+ * env_fault_fired); return the errno to fail it with, or 0.  Only
+ * operations of the armed kinds count down toward the fault. */
+static int env_tick(struct env *env, unsigned op, const char *verb, const char *path)
 {
     atomic_fetch_add_explicit(&env->ops, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&env->ops_of[__builtin_ctz(op)], 1, memory_order_relaxed);
     if (!(atomic_load(&env->fault_kinds) & op))
         return 0;
     uint_fast64_t left = atomic_load(&env->fault_countdown);
     while (left > 0) {
-        if (atomic_compare_exchange_weak(&env->fault_countdown, &left, left - 1))
-            return left == 1 ? atomic_load(&env->fault_errno) : 0;
+        if (atomic_compare_exchange_weak(&env->fault_countdown, &left, left - 1)) {
+            if (left != 1)
+                return 0;
+            fault_record(env, verb, path);
+            return atomic_load(&env->fault_errno);
+        }
     }
     return 0;
 }
@@ -107,7 +145,7 @@ static int fail_partial(struct env *env)
 int env_open(struct env *env, const char *path, enum env_open_mode mode, struct env_file **out)
 {
     *out = NULL;
-    int err = env_tick(env, ENV_OP_OPEN);
+    int err = env_tick(env, ENV_OP_OPEN, "open", path);
     if (err)
         return status_set_errno(status_from_errno(err), err, "open %s (injected)", path);
     int flags = O_CLOEXEC;
@@ -172,7 +210,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 int env_append(struct env_file *f, const void *data, size_t n)
 {
-    int err = env_tick(f->env, ENV_OP_WRITE);
+    int err = env_tick(f->env, ENV_OP_WRITE, "write", f->path);
     if (err) {
         if (fail_partial(f->env) && n > 1)
             (void)write_all(f->fd, data, n / 2);
@@ -188,7 +226,7 @@ int env_append(struct env_file *f, const void *data, size_t n)
 int env_read_at(struct env_file *f, uint64_t offset, void *buf, size_t n, size_t *got)
 {
     *got = 0;
-    int err = env_tick(f->env, ENV_OP_READ);
+    int err = env_tick(f->env, ENV_OP_READ, "read", f->path);
     if (err)
         return status_set_errno(status_from_errno(err), err,
                                 "read of %zu bytes at offset %llu of %s (injected)", n,
@@ -211,7 +249,7 @@ int env_read_at(struct env_file *f, uint64_t offset, void *buf, size_t n, size_t
 
 int env_sync(struct env_file *f)
 {
-    int err = env_tick(f->env, ENV_OP_SYNC);
+    int err = env_tick(f->env, ENV_OP_SYNC, "sync", f->path);
     if (err)
         return status_set_errno(status_from_errno(err), err, "fdatasync %s (injected)", f->path);
     if (fdatasync(f->fd) != 0)
@@ -241,7 +279,7 @@ static int allocate(int fd, uint64_t offset, uint64_t len)
 
 int env_allocate(struct env_file *f, uint64_t offset, uint64_t len)
 {
-    int err = env_tick(f->env, ENV_OP_WRITE);
+    int err = env_tick(f->env, ENV_OP_WRITE, "allocate", f->path);
     if (err) {
         if (fail_partial(f->env) && len > 1)
             (void)allocate(f->fd, offset, len / 2); /* a full disk may grant part */
@@ -294,7 +332,7 @@ static int map_populate(void *p, size_t len)
 int env_map(struct env_file *f, uint64_t offset, size_t len, struct env_map **out)
 {
     *out = NULL;
-    int err = env_tick(f->env, ENV_OP_MAP);
+    int err = env_tick(f->env, ENV_OP_MAP, "map", f->path);
     if (err)
         return status_set_errno(status_from_errno(err), err,
                                 "map %zu bytes at offset %llu of %s (injected)", len,
@@ -351,7 +389,7 @@ int env_map_write(struct env_map *m, uint64_t offset, const void *data, size_t n
                           n, (unsigned long long)offset, path, (unsigned long long)m->offset,
                           (unsigned long long)(m->offset + m->len));
     char *dst = m->data + (offset - m->offset);
-    int err = env_tick(m->file->env, ENV_OP_WRITE);
+    int err = env_tick(m->file->env, ENV_OP_WRITE, "write", path);
     if (err) {
         if (fail_partial(m->file->env) && n > 1)
             map_copy(dst, offset, data, n / 2);
@@ -368,7 +406,7 @@ int env_unmap(struct env_map *m)
     if (!m)
         return STRATA_OK;
     struct env_file *f = m->file;
-    int err = env_tick(f->env, ENV_OP_MAP);
+    int err = env_tick(f->env, ENV_OP_MAP, "unmap", f->path);
     int rc = STRATA_OK;
     if (munmap(m->base, m->base_len) != 0)
         rc = status_set_errno(STRATA_IO_ERROR, errno, "unmap %zu bytes at offset %llu of %s",
@@ -383,7 +421,7 @@ int env_unmap(struct env_map *m)
 
 int env_truncate(struct env_file *f, uint64_t size)
 {
-    int err = env_tick(f->env, ENV_OP_WRITE);
+    int err = env_tick(f->env, ENV_OP_WRITE, "truncate", f->path);
     if (err)
         return status_set_errno(status_from_errno(err), err, "truncate %s to %llu bytes (injected)",
                                 f->path, (unsigned long long)size);
@@ -414,7 +452,7 @@ int env_path_kind(struct env *env, const char *path, enum env_path_kind *kind)
 
 int env_mkdir(struct env *env, const char *path)
 {
-    int err = env_tick(env, ENV_OP_DIR);
+    int err = env_tick(env, ENV_OP_DIR, "mkdir", path);
     if (err)
         return status_set_errno(status_from_errno(err), err, "mkdir %s (injected)", path);
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
@@ -424,7 +462,7 @@ int env_mkdir(struct env *env, const char *path)
 
 int env_rmdir(struct env *env, const char *path)
 {
-    int err = env_tick(env, ENV_OP_DIR);
+    int err = env_tick(env, ENV_OP_DIR, "rmdir", path);
     if (err)
         return status_set_errno(status_from_errno(err), err, "rmdir %s (injected)", path);
     if (rmdir(path) != 0)
@@ -434,7 +472,7 @@ int env_rmdir(struct env *env, const char *path)
 
 int env_rename(struct env *env, const char *from, const char *to)
 {
-    int err = env_tick(env, ENV_OP_RENAME);
+    int err = env_tick(env, ENV_OP_RENAME, "rename", from);
     if (err)
         return status_set_errno(status_from_errno(err), err, "rename %s to %s (injected)", from, to);
     if (rename(from, to) != 0)
@@ -444,7 +482,7 @@ int env_rename(struct env *env, const char *from, const char *to)
 
 int env_unlink(struct env *env, const char *path)
 {
-    int err = env_tick(env, ENV_OP_UNLINK);
+    int err = env_tick(env, ENV_OP_UNLINK, "unlink", path);
     if (err)
         return status_set_errno(status_from_errno(err), err, "unlink %s (injected)", path);
     if (unlink(path) != 0)
@@ -454,7 +492,7 @@ int env_unlink(struct env *env, const char *path)
 
 int env_sync_dir(struct env *env, const char *dir)
 {
-    int err = env_tick(env, ENV_OP_DIR);
+    int err = env_tick(env, ENV_OP_DIR, "fsync-dir", dir);
     if (err)
         return status_set_errno(status_from_errno(err), err, "fsync directory %s (injected)", dir);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -478,7 +516,7 @@ int env_list_dir(struct env *env, const char *dir, char ***names, size_t *count)
 {
     *names = NULL;
     *count = 0;
-    int err = env_tick(env, ENV_OP_DIR);
+    int err = env_tick(env, ENV_OP_DIR, "list", dir);
     if (err)
         return status_set_errno(status_from_errno(err), err, "list directory %s (injected)", dir);
     DIR *d = opendir(dir);
@@ -522,7 +560,7 @@ int env_lock_file(struct env *env, const char *path, struct env_file **lock)
     int rc = env_open(env, path, ENV_OPEN_APPEND, lock);
     if (rc != STRATA_OK)
         return rc;
-    int err = env_tick(env, ENV_OP_DIR);
+    int err = env_tick(env, ENV_OP_DIR, "lock", path);
     if (err) {
         env_close(*lock);
         *lock = NULL;
@@ -605,7 +643,7 @@ uint64_t env_now_micros(void)
 int env_map_readonly(struct env_file *f, uint64_t size, const char **map)
 {
     *map = NULL;
-    int err = env_tick(f->env, ENV_OP_READ);
+    int err = env_tick(f->env, ENV_OP_READ, "map-read", f->path);
     if (err)
         return status_set_errno(status_from_errno(err), err, "map %llu bytes of %s (injected)",
                                 (unsigned long long)size, f->path);

@@ -13,7 +13,11 @@
  * ENOSPC, ...); operations of other kinds do not count.  A failing write
  * first writes half of its data when ENV_FAULT_PARTIAL is in kinds, as a
  * full disk may.  The fault fires once.  env_op_count() counts every
- * operation of every kind, so a test can enumerate a workload's I/O points.
+ * operation of every kind, and env_op_count_of() those of some kinds, so a
+ * test can enumerate a workload's I/O points; env_fault_fired() tells
+ * whether the fault has fired and which operation on which file it failed.
+ * A database opened with strata_options.env set (tests only, see
+ * src/options.h) uses that env, so faults can hit strata_open too.
  *
  * Mapped files (env_allocate, env_map, env_map_write, env_unmap,
  * env_truncate) let a writer append without a system call per append: the
@@ -61,8 +65,15 @@ void env_free(struct env *env);
 
 /* Operations attempted through env so far (all kinds). */
 uint64_t env_op_count(const struct env *env);
+/* Operations of the kinds in kinds (ENV_OP_* bits) attempted so far. */
+uint64_t env_op_count_of(const struct env *env, unsigned kinds);
 void env_set_fault(struct env *env, uint64_t nth, unsigned kinds, int err);
 void env_clear_fault(struct env *env);
+/* 1 once the fault armed by the last env_set_fault has failed an
+ * operation; *what (when what is not NULL) then names it, "<verb> <path>"
+ * ("write /db/000005.log", "fsync-dir /db", "list /db"), and is "" before.
+ * The string lives in env. */
+int env_fault_fired(const struct env *env, const char **what);
 
 int env_open(struct env *env, const char *path, enum env_open_mode mode, struct env_file **out);
 /* Closes and frees f (NULL allowed); reports a failed close(2). */

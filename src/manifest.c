@@ -91,11 +91,17 @@ int manifest_create(struct env *env, const char *dir, uint64_t number,
         rc = manifest_append(m, &e);
     version_edit_clear(&e);
     int n = snprintf(current, sizeof current, "MANIFEST-%06" PRIu64 "\n", number);
+    int current_tried = rc == STRATA_OK;
     if (rc == STRATA_OK)
         rc = env_write_file_atomic(env, dir, "CURRENT", current, (size_t)n);
     if (rc != STRATA_OK) {
         manifest_close(m);
-        env_unlink(env, path); /* never made current: an orphan otherwise */
+        /* Never made current: an orphan otherwise.  Once CURRENT was being
+         * replaced, it may name this MANIFEST (the directory sync after the
+         * rename can fail): keep it then, or the database could not be
+         * opened; the next open's sweep removes it if CURRENT does not. */
+        if (!current_tried)
+            env_unlink(env, path);
         return rc;
     }
     *out = m;

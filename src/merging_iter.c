@@ -4,7 +4,8 @@
  * Invariants: heap[0..heap_len) holds the indexes of the valid children,
  * ordered as a min-heap by key when direction is FORWARD and a max-heap when
  * it is REVERSE; the current entry is heap[0]'s.  Outside the heap, children
- * are exhausted in the current direction.
+ * are exhausted in the current direction.  Once a child has failed, the
+ * heap is empty: the iterator is invalid and its status is the error.
  */
 #include "src/merging_iter.h"
 
@@ -48,23 +49,37 @@ static void sift_down(struct merging_iter *m, int i)
     }
 }
 
-/* Rebuild the heap from every valid child, ordered for direction d. */
+/* Rebuild the heap from every valid child, ordered for direction d.  A
+ * child that failed empties it: merging the others alone would skip its
+ * keys, or show older versions of them from deeper levels, as if they were
+ * the data (mi_status reports the error). */
 static void rebuild(struct merging_iter *m, enum direction d)
 {
     m->direction = d;
     m->heap_len = 0;
-    for (int i = 0; i < m->n; i++)
+    for (int i = 0; i < m->n; i++) {
+        if (iter_status(m->children[i]) != STRATA_OK) {
+            m->heap_len = 0;
+            return;
+        }
         if (iter_valid(m->children[i]))
             m->heap[m->heap_len++] = i;
+    }
     for (int i = m->heap_len / 2 - 1; i >= 0; i--)
         sift_down(m, i);
 }
 
-/* After the top child moved: restore the heap or drop the child. */
+/* After the top child moved: restore the heap or drop the child; a child
+ * that failed stops the whole iterator (see rebuild). */
 static void fix_top(struct merging_iter *m)
 {
-    if (!iter_valid(m->children[m->heap[0]]))
+    if (!iter_valid(m->children[m->heap[0]])) {
+        if (iter_status(m->children[m->heap[0]]) != STRATA_OK) {
+            m->heap_len = 0;
+            return;
+        }
         m->heap[0] = m->heap[--m->heap_len];
+    }
     if (m->heap_len > 0)
         sift_down(m, 0);
 }

@@ -25,6 +25,7 @@ void options_init_defaults(struct strata_options *o)
     o->max_bytes_for_level_multiplier = DEFAULT_LEVEL_MULTIPLIER;
     o->level0_slowdown_trigger = DEFAULT_LEVEL0_SLOWDOWN_TRIGGER;
     o->level0_stop_trigger = DEFAULT_LEVEL0_STOP_TRIGGER;
+    o->env = NULL;
 }
 
 strata_options *strata_options_new(void)

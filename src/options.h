@@ -11,6 +11,8 @@
 #include "src/buf.h"
 #include "strata.h"
 
+struct env;
+
 enum {
     DEFAULT_WRITE_BUFFER_SIZE = 4 << 20,
     MIN_WRITE_BUFFER_SIZE = 64 << 10,
@@ -51,6 +53,11 @@ struct strata_options {
     int max_bytes_for_level_multiplier;
     int level0_slowdown_trigger;
     int level0_stop_trigger; /* >= level0_slowdown_trigger, enforced at open */
+    /* Tests only, not settable through strata.h: the file-system layer the
+     * database uses instead of a new one of its own, so that faults can be
+     * injected from the first operation of strata_open on.  Not owned: the
+     * caller frees it after strata_close.  NULL (the default): a new one. */
+    struct env *env;
 };
 
 struct strata_write_options {

@@ -135,6 +135,9 @@ static int table_data_block(const struct table *t, const struct block_handle *h,
     }
     struct block *b;
     int in_map;
+    /* A block that may enter the cache is verified whatever this read asked:
+     * a later read that asks for verification takes it from there. */
+    verify = verify || (t->cache != NULL && fill_cache);
     int rc = table_read_block(t, h, t->metaindex.offset, "data block", verify, &b, &in_map);
     if (rc != STRATA_OK)
         return rc;
