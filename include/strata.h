@@ -81,10 +81,15 @@ STRATA_API void strata_options_set_create_if_missing(strata_options *o, int on);
  * Default 0. */
 STRATA_API void strata_options_set_error_if_exists(strata_options *o, int on);
 
-/* Treat any damage found as an error.  On: a corrupted write-ahead log
- * record that is not a torn tail fails strata_open with STRATA_CORRUPTION.
- * Off: the rest of that log is skipped, the loss is written to the LOG file
- * in the database directory, and the database opens.  Default 1. */
+/* Treat any damage found as an error.  On: every block read from a table
+ * is checksum-verified (as verify_checksums does per read), and a
+ * corrupted write-ahead log record that is not a torn tail fails
+ * strata_open with STRATA_CORRUPTION.  Off: table blocks are verified when
+ * a read asks, when they may enter the block cache and in compactions; the
+ * rest of a damaged log is skipped, the loss is written to the LOG file in
+ * the database directory, and the database opens.  Either way, a damaged
+ * CURRENT, MANIFEST or table footer, index, filter or properties block is
+ * STRATA_CORRUPTION naming the file (docs/reliability.md).  Default 1. */
 STRATA_API void strata_options_set_paranoid_checks(strata_options *o, int on);
 
 /* Bytes of writes gathered in memory (the memtable) before they are written
