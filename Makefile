@@ -358,3 +358,53 @@ fault-all: $(TEST_BIN) $(SST_DUMP_BIN)
 damage-long: $(TEST_BIN) $(SST_DUMP_BIN)
 	STRATA_DAMAGE_ROUNDS=$(DAMAGE_ROUNDS) $(TEST_BIN) --jobs=2 --filter='damage/*' $(TEST_ARGS)
 # ---- end of I/O faults and damaged files ----
+# ---- coverage (make coverage) ----
+# make coverage   the library, the tools' functions and the Criterion suite
+#                 built again with gcc --coverage -O0 in $(BUILD)/coverage
+#                 (COV_BUILD), the suite run once (TEST_ARGS as for `make
+#                 test`) from zeroed counters, then gcovr's line and branch
+#                 coverage of the engine only (LIB_DIRS: not tests/, bench/,
+#                 tools/): a per-file table and the totals on stdout, an HTML
+#                 report in $(COV_BUILD)/html/index.html.  The report is
+#                 printed even when a test fails; the target then fails too.
+# Criterion runs each test in a child process.  gcov writes a process's
+# counters when it exits normally (merged into the .gcda files under a file
+# lock, so two children at once are fine); the children that tests fork
+# themselves end with _exit(), which is wrapped to write them too.  Only a
+# process killed by a signal (the crash tests' victims) loses its counts.
+# -fprofile-update=atomic keeps the counters of concurrent threads exact.
+# Branches are gcc's at -O0, each side of each condition.  Takes ~2.5 min
+# on two cores.
+COV_BUILD ?= $(BUILD)/coverage
+COV_CC ?= gcc
+COV_FLAGS := --coverage -fprofile-update=atomic
+COV_PKGS := gcovr
+COV_FILTERS := $(foreach d,$(LIB_DIRS),--filter '$(d)/')
+
+# In a build with --coverage (the recursive make below): the test binary's
+# _exit() calls write the counters first (tests/coverage/exit_dump.c says
+# why).
+ifneq ($(filter --coverage,$(SAN)),)
+COV_EXIT_OBJ := $(BUILD)/obj/tests/coverage/exit_dump.o
+TEST_OBJS += $(COV_EXIT_OBJ)
+TEST_LIBS += -Wl,--wrap=_exit
+$(TEST_BIN): $(COV_EXIT_OBJ)
+endif
+
+.PHONY: coverage coverage-deps
+coverage-deps: | deps
+	$(call bench_install,$(COV_PKGS))
+
+coverage: | coverage-deps
+	$(MAKE) --no-print-directory BUILD=$(COV_BUILD) CC=$(COV_CC) OPT=-O0 SAN='$(COV_FLAGS)' \
+	  $(COV_BUILD)/strata_tests $(COV_BUILD)/sst-dump
+	find $(COV_BUILD) -name '*.gcda' -delete
+	@rm -rf $(COV_BUILD)/html && mkdir -p $(COV_BUILD)/html
+	@st=0; $(COV_BUILD)/strata_tests --jobs=2 $(TEST_ARGS) || st=$$?; \
+	gcovr --root . $(COV_FILTERS) -j 2 --csv $(COV_BUILD)/coverage.csv \
+	  --html-details $(COV_BUILD)/html/index.html $(COV_BUILD) || exit 1; \
+	sh tests/coverage/table.sh < $(COV_BUILD)/coverage.csv || exit 1; \
+	echo "coverage: HTML report in $(COV_BUILD)/html/index.html"; \
+	if [ $$st -ne 0 ]; then echo "coverage: the suite failed (exit $$st)" >&2; fi; \
+	exit $$st
+# ---- end of coverage ----

@@ -191,10 +191,10 @@ int manifest_recover(struct env *env, const char *dir, struct manifest_state *st
     int rc = db_file_name(current, sizeof current, dir, "CURRENT");
     if (rc == STRATA_OK)
         rc = env_read_file(env, current, &data, &n);
-    if (rc != STRATA_OK)
-        return rc;
-    rc = parse_current(data, n, current, number);
-    free(data);
+    if (rc == STRATA_OK) { /* on failure, fall through to free the version */
+        rc = parse_current(data, n, current, number);
+        free(data);
+    }
     if (rc == STRATA_OK)
         rc = manifest_file_name(path, sizeof path, dir, *number);
     if (rc == STRATA_OK)
