@@ -408,3 +408,75 @@ coverage: | coverage-deps
 	if [ $$st -ne 0 ]; then echo "coverage: the suite failed (exit $$st)" >&2; fi; \
 	exit $$st
 # ---- end of coverage ----
+# ---- fuzzing (tests/fuzz/) ----
+# make fuzz FUZZ_SECONDS=N   builds the libFuzzer targets (block decoder,
+#                 table reader, log reader, version-edit and batch decoders)
+#                 with clang and -fsanitize=fuzzer,address,undefined, writes
+#                 their seed corpus with make_corpus (the engine's own
+#                 builders), then runs each target for N seconds (default
+#                 10), one after the other, single job; prints executions,
+#                 coverage and the seed per target (tests/fuzz/run.sh) and
+#                 fails when any target finds a crash, a leak or a hang.
+# make fuzz-build  the binaries and make_corpus only.
+# Everything lives under $(BUILD)/fuzz: objects (the engine again, built with
+# clang and -fsanitize=fuzzer-no-link,address,undefined), binaries, corpus/
+# (seeds, rewritten each run), work/ (inputs the runs found, kept),
+# artifacts/ (crashes), logs/.  Replay a crash: $(BUILD)/fuzz/fuzz_T FILE.
+# clang and its libFuzzer runtime (Debian: libclang-rt-<major>-dev) are
+# installed when missing.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_TARGETS := block table wal version_edit batch
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := $(CPPFLAGS_ALL) $(WARN) -O1 -g $(FUZZ_SAN) -pthread -MMD -MP
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_COMMON_OBJ := $(FUZZ_DIR)/obj/tests/fuzz/fuzz_common.o
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_CORPUS_BIN := $(FUZZ_DIR)/make_corpus
+
+.PHONY: fuzz fuzz-build fuzz-deps
+fuzz-build: $(FUZZ_BINS) $(FUZZ_CORPUS_BIN)
+
+# After deps (dpkg's lock).  The runtime check links an empty target:
+# Debian's clang ships libFuzzer in libclang-rt-<major>-dev (bookworm's
+# clang 14 included), in libclang-common-<major>-dev before that.
+FUZZ_PROBE = echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }' | \
+  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null
+# bench_install: the benchmarks section's installer of missing packages.
+fuzz-deps: | deps
+	$(call bench_install,clang)
+	@$(FUZZ_PROBE) || { \
+	  v=$$($(FUZZ_CC) -dumpversion | cut -d. -f1); \
+	  echo "strata: $(FUZZ_CC) has no libFuzzer runtime"; \
+	  $(MAKE) --no-print-directory fuzz-install-rt FUZZ_RT_PKG=libclang-rt-$$v-dev || \
+	    $(MAKE) --no-print-directory fuzz-install-rt FUZZ_RT_PKG=libclang-common-$$v-dev; \
+	  $(FUZZ_PROBE) || { echo "strata: still no libFuzzer runtime for $(FUZZ_CC)" >&2; exit 1; }; }
+
+.PHONY: fuzz-install-rt
+fuzz-install-rt:
+	$(call bench_install,$(FUZZ_RT_PKG))
+
+# Engine and helper objects: instrumented for coverage, not linked with
+# libFuzzer's main (make_corpus has its own).
+$(FUZZ_DIR)/obj/%.o: %.c | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# Kept after the link (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZ_COMMON_OBJ) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o)
+
+$(FUZZ_BINS): $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(FUZZ_CORPUS_BIN): $(FUZZ_DIR)/obj/tests/fuzz/make_corpus.o $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_BINS) $(FUZZ_CORPUS_BIN)
+	@rm -rf $(FUZZ_DIR)/corpus
+	$(FUZZ_CORPUS_BIN) $(FUZZ_DIR)/corpus
+	sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+-include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.d) \
+  $(FUZZ_COMMON_OBJ:.o=.d) $(FUZZ_DIR)/obj/tests/fuzz/make_corpus.d
+# ---- end of fuzzing ----

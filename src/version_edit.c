@@ -240,6 +240,10 @@ int version_edit_decode(struct version_edit *e, struct slice in, const char *ori
                         uint64_t offset)
 {
     memset(e, 0, sizeof *e);
+    /* An empty record may be {NULL, 0} (the log reader's empty struct buf):
+     * C leaves even NULL + 0 undefined. */
+    if (in.len == 0)
+        in = slice_make("", 0);
     int rc = decode_fields(e, in, origin, offset);
     if (rc != STRATA_OK)
         version_edit_clear(e);

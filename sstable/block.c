@@ -268,14 +268,16 @@ static int block_decode_next(struct block_iter *it, struct block_pos *pos,
                              struct block_key *dst)
 {
     uint32_t off = pos->next;
-    if (off >= it->entries_end)
-        return 0;
     int opens_interval = 0;
     if (off >= pos->interval_end) {
+        /* Checked before the end of the entries: the last entry may run
+         * across the restart points after it too. */
         if (off > pos->interval_end) {
             block_iter_fail(it, pos->cur, "entry runs across a restart point");
             return -1;
         }
+        if (off >= it->entries_end)
+            return 0;
         pos->restart_index++;
         pos->interval_end = pos->restart_index + 1 < it->num_restarts
                                 ? block_restart_offset(it, pos->restart_index + 1)

@@ -416,9 +416,12 @@ int table_get(struct table *t, const struct table_read_options *ro, struct slice
 uint64_t table_approximate_offset(const struct table *t, struct slice key)
 {
     struct block_handle h;
-    /* Past the last block (or on any failure): the data ends about where
-     * the metaindex starts. */
-    return table_find_block(t, key, &h) == 1 ? h.offset : t->metaindex.offset;
+    /* Past the last block (or on any failure, or at a handle past the
+     * data: a damaged index): the data ends about where the metaindex
+     * starts. */
+    return table_find_block(t, key, &h) == 1 && h.offset < t->metaindex.offset
+               ? h.offset
+               : t->metaindex.offset;
 }
 
 /* ---- the two-level iterator -------------------------------------------------------------------- */

@@ -952,6 +952,31 @@ Test(block, bogus_restart_arrays)
     model_free(&m);
 }
 
+/* The last entry of a block runs across the restart points after it, to
+ * the end of the entries: a scan must not accept it, since a seek or a
+ * backward scan starts at those restart points and decodes other entries
+ * there (found by tests/fuzz/fuzz_block.c: the forward scan succeeded, the
+ * backward one failed). */
+Test(block, last_entry_across_restart_points)
+{
+    /* Entries: "a" -> "x" at 0, then "b" -> 10 bytes at 5, running to 19;
+     * restart points 0, 5 and 8 (inside the second entry). */
+    char b[35];
+    memcpy(b, "\0\1\1ax\0\1\x0a" "b", 9);
+    memset(b + 9, 'v', 10);
+    encode_fixed32(b + 19, 0);
+    encode_fixed32(b + 23, 5);
+    encode_fixed32(b + 27, 8);
+    encode_fixed32(b + 31, 3);
+    cr_expect_eq(scan_status(b, sizeof b), STRATA_CORRUPTION, "scan over the last restart points");
+    struct block *blk = open_copy(b, sizeof b);
+    struct iter *it = block_iter_new(blk, raw_cmp, NULL, NULL);
+    iter_seek_to_last(it);
+    cr_expect(!iter_valid(it) && iter_status(it) == STRATA_CORRUPTION);
+    iter_destroy(it);
+    block_free(blk);
+}
+
 /* The message names the file and the block's offset; the failure is
  * sticky; a failed open of an owned buffer frees it (the ASan leak check
  * would report it otherwise). */

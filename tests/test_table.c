@@ -1591,6 +1591,47 @@ Test(table, hand_built_table_with_empty_blocks)
     free(path);
 }
 
+/* An index entry that points past the data (a table written wrong, with
+ * right checksums): a get fails as corruption naming the file, and the
+ * offset estimate stays inside the data instead of pointing past the end
+ * of the file (found by tests/fuzz/fuzz_table.c). */
+Test(table, index_handle_past_the_data)
+{
+    char *path = table_path_in_dir("000016.sst");
+    struct buf file = { 0 }, k = { 0 }, v = { 0 };
+    struct block_builder bb, ib, mb;
+    block_builder_init(&bb, 16);
+    block_builder_init(&ib, 1);
+    block_builder_init(&mb, 1);
+    struct block_handle data, props, meta, index, bogus = { (uint64_t)1 << 40, 10 };
+    hb_add(&bb, "a", 1, TYPE_VALUE, "va");
+    hb_block(&file, &bb, &data);
+    hb_block(&file, &bb, &props); /* no properties: an empty block */
+    hb_add_handle(&mb, slice_make("properties", 10), &props);
+    hb_block(&file, &mb, &meta);
+    hb_index_entry(&ib, "a", 1, &bogus);
+    hb_block(&file, &ib, &index);
+    struct footer f = { meta, index };
+    char ft[FOOTER_SIZE];
+    footer_encode(&f, ft);
+    buf_append(&file, ft, sizeof ft);
+    cr_assert_eq(tu_write_file(path, file.data, file.len), 0);
+
+    struct table *t = open_table(path, NULL, 1);
+    uint64_t off = table_approximate_offset(t, seek_key(&k, "a"));
+    cr_assert_leq(off, meta.offset, "offset %llu, data ends at %llu", (unsigned long long)off,
+                  (unsigned long long)meta.offset);
+    expect_corruption_naming(table_get(t, NULL, seek_key(&k, "a"), &v), path, "get");
+    table_close(t);
+    block_builder_free(&bb);
+    block_builder_free(&ib);
+    block_builder_free(&mb);
+    buf_free(&file);
+    buf_free(&k);
+    buf_free(&v);
+    free(path);
+}
+
 /* A flipped byte of a raw value, read without verification, shows as that
  * byte: the damage is the damage, nothing else changes. */
 Test(table, unverified_damage_shows_as_the_damaged_byte)

@@ -225,3 +225,17 @@ Test(version_edit, damaged_compaction_pointers_are_refused)
     version_edit_clear(&e);
     buf_free(&out);
 }
+
+/* An empty record given as {NULL, 0} (what the log reader hands out for a
+ * record made of empty FIRST and LAST fragments) is an empty edit, decoded
+ * without arithmetic on the NULL pointer, which C leaves undefined (clang's UBSan,
+ * `make asan CC=clang`, aborted here; found by tests/fuzz/fuzz_version_edit.c). */
+Test(version_edit, empty_record_with_null_bytes)
+{
+    struct version_edit e;
+    cr_assert_eq(version_edit_decode(&e, slice_make(NULL, 0), "MANIFEST-000001", 0), STRATA_OK);
+    cr_assert(!e.has_comparator && !e.has_log_number && !e.has_next_file_number &&
+              !e.has_last_sequence && e.num_new_tables == 0 && e.num_deleted == 0 &&
+              e.num_pointers == 0);
+    version_edit_clear(&e);
+}

@@ -361,6 +361,23 @@ Test(wal, empty_record_is_one_full_fragment)
     log_free(&lg);
 }
 
+/* An empty record given as {NULL, 0}, as an empty struct buf gives it: no
+ * arithmetic on the NULL pointer, which C leaves undefined (clang's UBSan,
+ * `make asan CC=clang`, aborted here; found by tests/fuzz/fuzz_wal.c). */
+Test(wal, empty_record_with_null_bytes)
+{
+    struct env_file *f;
+    cr_assert_eq(env_open(env, path, ENV_OPEN_TRUNCATE, &f), STRATA_OK);
+    struct wal_writer *w = wal_writer_new(f, 0);
+    cr_assert_not_null(w);
+    cr_assert_eq(wal_writer_add_record(w, slice_make(NULL, 0)), STRATA_OK, "%s", strata_last_error());
+    cr_assert_eq(wal_writer_close(w), STRATA_OK);
+    struct log lg = { 0 };
+    log_add(&lg, 0);
+    expect_log(&lg);
+    log_free(&lg);
+}
+
 Test(wal, header_layout)
 {
     struct log lg = { 0 };

@@ -117,7 +117,9 @@ static void wal_writer_put_fragment(struct wal_writer *w, enum log_record_type t
  * offset *block_offset; leave in *block_offset the offset after them. */
 static void wal_writer_build(struct wal_writer *w, struct slice record, size_t *block_offset)
 {
-    const char *p = record.data;
+    /* An empty record may be {NULL, 0} (an empty struct buf): C leaves
+     * even NULL + 0 undefined. */
+    const char *p = record.len ? record.data : "";
     size_t left = record.len;
     size_t off = *block_offset;
     int first = 1;
