@@ -75,6 +75,16 @@ void env_clear_fault(struct env *env);
  * The string lives in env. */
 int env_fault_fired(const struct env *env, const char **what);
 
+/* Test-only: fn(arg, path, durable) is called after every successful
+ * env_sync(f), with f's path and the number of bytes of f that the sync
+ * made durable: the end of what was written to f through this env_file
+ * (appends, env_map_write ranges), as far as it reached.  A machine-crash
+ * test (tests/test_machine_crash.c) records these to know which bytes a
+ * power loss could not have taken, and zeroes the rest.  NULL fn removes
+ * the hook.  Set it before the env is used: it is not synchronized. */
+typedef void env_sync_hook_fn(void *arg, const char *path, uint64_t durable);
+void env_set_sync_hook(struct env *env, env_sync_hook_fn *fn, void *arg);
+
 int env_open(struct env *env, const char *path, enum env_open_mode mode, struct env_file **out);
 /* Closes and frees f (NULL allowed); reports a failed close(2). */
 int env_close(struct env_file *f);
